@@ -1,0 +1,175 @@
+// The page: register the worker, subscribe with the server's VAPID key, keep the server in step.
+const $ = (id) => document.getElementById(id);
+const statusLine = $('status');
+const detail = $('detail');
+const buttons = { subscribe: $('subscribe'), unsubscribe: $('unsubscribe'), test: $('test') };
+
+function show(state, text, more = '') {
+  statusLine.dataset.state = state;
+  statusLine.textContent = text;
+  detail.textContent = more;
+  buttons.subscribe.disabled = state !== 'not-subscribed';
+  buttons.unsubscribe.disabled = state !== 'subscribed';
+  buttons.test.disabled = state !== 'subscribed';
+}
+
+function isIosNotInstalled() {
+  const ios =
+    /iPad|iPhone|iPod/.test(navigator.userAgent) ||
+    (navigator.platform === 'MacIntel' && navigator.maxTouchPoints > 1);
+  return ios && !window.matchMedia('(display-mode: standalone)').matches && !navigator.standalone;
+}
+
+async function api(method, path, body) {
+  const response = await fetch(path, {
+    method,
+    headers: body ? { 'Content-Type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(data.error || `the server answered ${response.status}`);
+  return data;
+}
+
+function base64UrlToBytes(text) {
+  const base64 = text.replace(/-/g, '+').replace(/_/g, '/');
+  return Uint8Array.from(atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4)), (c) =>
+    c.charCodeAt(0),
+  );
+}
+
+function sameKey(subscription, key) {
+  const current = subscription.options?.applicationServerKey;
+  if (!current) return true;
+  const a = new Uint8Array(current);
+  return a.length === key.length && a.every((byte, i) => byte === key[i]);
+}
+
+function subscribedText(subscription) {
+  return `Subscribed through ${new URL(subscription.endpoint).host}.`;
+}
+
+async function refresh(registration) {
+  if (Notification.permission === 'denied') {
+    show(
+      'blocked',
+      'Notifications are blocked for this site.',
+      'Allow them in the browser’s site settings, then reload.',
+    );
+    return;
+  }
+  const subscription = await registration.pushManager.getSubscription();
+  if (subscription) show('subscribed', subscribedText(subscription));
+  else
+    show(
+      'not-subscribed',
+      'Not subscribed yet.',
+      'Click Subscribe to get notifications in this browser.',
+    );
+}
+
+async function subscribe(registration) {
+  show('checking', 'Subscribing…');
+  const permission = await Notification.requestPermission();
+  if (permission !== 'granted') {
+    if (permission === 'denied') return refresh(registration);
+    show(
+      'not-subscribed',
+      'Not subscribed yet.',
+      'Notifications were not allowed. Click Subscribe and choose Allow.',
+    );
+    return;
+  }
+  const { publicKey } = await api('GET', '/api/vapid-public-key');
+  const key = base64UrlToBytes(publicKey);
+  const existing = await registration.pushManager.getSubscription();
+  // A subscription made with another server key cannot be reused (the keys were rotated).
+  if (existing && !sameKey(existing, key)) await existing.unsubscribe();
+  const subscription = await registration.pushManager.subscribe({
+    userVisibleOnly: true,
+    applicationServerKey: key,
+  });
+  const result = await api('POST', '/api/subscriptions', subscription.toJSON());
+  const welcome = result.welcome?.delivered
+    ? 'A welcome notification is on its way.'
+    : `The server stored the subscription, but the welcome notification failed: ${result.welcome?.error?.reason ?? 'unknown reason'}.`;
+  show('subscribed', subscribedText(subscription), welcome);
+}
+
+async function unsubscribe(registration) {
+  const subscription = await registration.pushManager.getSubscription();
+  if (subscription) {
+    await api('DELETE', '/api/subscriptions', { endpoint: subscription.endpoint });
+    await subscription.unsubscribe();
+  }
+  show('not-subscribed', 'Not subscribed.', 'This browser will no longer receive notifications.');
+}
+
+async function sendTest(registration) {
+  const subscription = await registration.pushManager.getSubscription();
+  if (!subscription) return refresh(registration);
+  const result = await api('POST', '/api/subscriptions/test', { endpoint: subscription.endpoint });
+  const failure = result.failed?.[0];
+  detail.textContent = failure
+    ? `The push service refused the test notification: ${failure.status ?? ''} ${failure.reason}`
+    : result.removed
+      ? 'The push service says this subscription is gone. Subscribe again.'
+      : 'Test notification sent.';
+  if (result.removed) await refresh(registration);
+}
+
+function guard(registration, action) {
+  return async () => {
+    try {
+      await action(registration);
+    } catch (error) {
+      await refresh(registration).catch(() => {});
+      detail.textContent = `Something went wrong: ${error.message}`;
+    }
+  };
+}
+
+async function start() {
+  if (!window.isSecureContext) {
+    show(
+      'unsupported',
+      'This page needs a secure connection.',
+      'Open it at http://localhost or over https://.',
+    );
+    return;
+  }
+  if (isIosNotInstalled()) {
+    show(
+      'install',
+      'Add this page to your Home Screen first.',
+      'On iPhone and iPad, tap Share, then “Add to Home Screen”, and open it from there.',
+    );
+    return;
+  }
+  if (
+    !('serviceWorker' in navigator) ||
+    !('PushManager' in window) ||
+    !('Notification' in window)
+  ) {
+    show('unsupported', 'This browser cannot receive push notifications.');
+    return;
+  }
+  let registration;
+  try {
+    await navigator.serviceWorker.register('/sw.js');
+    registration = await navigator.serviceWorker.ready;
+  } catch (error) {
+    show(
+      'error',
+      'The service worker could not be registered.',
+      `${error.message} (with a self-signed certificate, Chrome needs http://localhost: see the README).`,
+    );
+    return;
+  }
+  buttons.subscribe.addEventListener('click', guard(registration, subscribe));
+  buttons.unsubscribe.addEventListener('click', guard(registration, unsubscribe));
+  buttons.test.addEventListener('click', guard(registration, sendTest));
+  await guard(registration, refresh)();
+}
+
+start();

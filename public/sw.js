@@ -1,0 +1,81 @@
+// The service worker: show pushed notifications, open their link, follow subscription changes.
+const DEFAULT_TITLE = 'Simple Web Push';
+
+self.addEventListener('install', () => self.skipWaiting());
+self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+
+function readPush(data) {
+  if (!data) return { title: DEFAULT_TITLE, body: 'You have a new notification.' };
+  try {
+    const message = data.json();
+    if (message && typeof message === 'object') return { title: DEFAULT_TITLE, ...message };
+  } catch {
+    // Not JSON: show the text as it came.
+  }
+  return { title: DEFAULT_TITLE, body: data.text() };
+}
+
+self.addEventListener('push', (event) => {
+  const { title, body, icon, tag, url } = readPush(event.data);
+  event.waitUntil(
+    self.registration.showNotification(String(title), {
+      body: body === undefined ? '' : String(body),
+      icon: icon || '/icon-192.png',
+      badge: '/icon-192.png',
+      ...(tag ? { tag: String(tag) } : {}),
+      data: { url: url || '/' },
+    }),
+  );
+});
+
+/** The notification's link, resolved against this site; other origins are allowed as given. */
+function targetUrl(notification) {
+  return new URL(notification.data?.url || '/', self.location.origin).href;
+}
+
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const url = targetUrl(event.notification);
+  event.waitUntil(
+    (async () => {
+      const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+      const open = windows.find((client) => client.url === url);
+      if (open) return open.focus();
+      return self.clients.openWindow(url);
+    })(),
+  );
+});
+
+async function post(method, body) {
+  const response = await fetch('/api/subscriptions', {
+    method,
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`the server answered ${response.status}`);
+}
+
+// The push service replaced the subscription: subscribe again and tell the server.
+self.addEventListener('pushsubscriptionchange', (event) => {
+  event.waitUntil(
+    (async () => {
+      const old = event.oldSubscription;
+      let key = old?.options?.applicationServerKey;
+      if (!key) {
+        const response = await fetch('/api/vapid-public-key');
+        const { publicKey } = await response.json();
+        key = Uint8Array.from(atob(publicKey.replace(/-/g, '+').replace(/_/g, '/')), (c) =>
+          c.charCodeAt(0),
+        );
+      }
+      const fresh =
+        event.newSubscription ??
+        (await self.registration.pushManager.subscribe({
+          userVisibleOnly: true,
+          applicationServerKey: key,
+        }));
+      await post('POST', fresh.toJSON());
+      if (old && old.endpoint !== fresh.endpoint) await post('DELETE', { endpoint: old.endpoint });
+    })(),
+  );
+});

@@ -1,0 +1,27 @@
+// What every CLI here shares: one-line errors and exit codes (2 wrong usage, 1 failed work, 0 done).
+import { ConfigError, HttpError } from '../src/errors.ts';
+
+/** Wrong usage: printed with the help text, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Runs a CLI body; expected failures print one line, only a bug prints a stack trace. */
+export async function runCli(help: string, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (error) {
+    const { code } = error as { code?: string };
+    // parseArgs errors carry ERR_PARSE_ARGS_* codes; a rejected option value is a 400/413/422.
+    const badInput = error instanceof HttpError && [400, 413, 422].includes(error.status);
+    if (error instanceof UsageError || code?.startsWith('ERR_PARSE_ARGS') || badInput) {
+      console.error(`error: ${(error as Error).message}\n\n${help}`);
+      process.exitCode = 2;
+    } else if (error instanceof HttpError || error instanceof ConfigError) {
+      console.error(`error: ${error.message}`);
+      process.exitCode = 1;
+    } else {
+      throw error;
+    }
+  }
+}

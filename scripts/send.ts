@@ -1,0 +1,78 @@
+// npm run send -- "message": push a notification to the latest (or every) subscription.
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config.ts';
+import { ConfigError } from '../src/errors.ts';
+import { loadKeys } from '../src/keys.ts';
+import { createPusher } from '../src/push.ts';
+import { parseSendRequest, type SendSummary, sendToStored } from '../src/send.ts';
+import { openStore } from '../src/store.ts';
+import { runCli, UsageError } from './cli.ts';
+
+const HELP = `Usage: npm run send -- [options] "message"
+
+Pushes a notification to the latest subscription (or every one with --all).
+  --title <text>        title (default: Simple Web Push)
+  --url <url>           page to open when the notification is clicked
+  --icon <url>          icon to show
+  --tag <text>          replaces an earlier notification with the same tag
+  --ttl <seconds>       how long the push service keeps it for an offline browser (default 86400)
+  --urgency <level>     very-low, low, normal or high
+  --topic <name>        replaces an undelivered message with the same topic (<= 32 base64url chars)
+  --all                 send to every stored subscription
+  --help                show this help`;
+
+await runCli(HELP, async () => {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      title: { type: 'string' },
+      url: { type: 'string' },
+      icon: { type: 'string' },
+      tag: { type: 'string' },
+      ttl: { type: 'string' },
+      urgency: { type: 'string' },
+      topic: { type: 'string' },
+      all: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  if (positionals.length === 0) throw new UsageError('the message is missing');
+  const { all, help, ...options } = values;
+  const request = parseSendRequest({
+    ...options,
+    body: positionals.join(' '),
+    to: all ? 'all' : 'latest',
+  });
+
+  const config = loadConfig();
+  const store = await openStore(config.subscriptionFile);
+  if (!store.latest()) {
+    throw new ConfigError('no subscription is stored yet: open the page and click Subscribe');
+  }
+  const keys = await loadKeys(config);
+  if (!keys) throw new ConfigError(`no VAPID keys in ${config.vapidFile}: start the server first`);
+  const pusher = createPusher({ vapid: keys, allowlist: config.pushAllowedHosts });
+  try {
+    const summary = await sendToStored({ store, pusher }, request);
+    print(summary);
+    // Exit 1 unless every push was delivered or its subscription turned out to be gone.
+    if (summary.failed.length > 0 || summary.delivered === 0) process.exitCode = 1;
+  } finally {
+    await pusher.close();
+  }
+});
+
+function print({ delivered, removed, failed }: SendSummary): void {
+  if (delivered > 0) console.log(`delivered ${delivered}`);
+  if (removed > 0) console.log(`removed ${removed} expired (the push service says they are gone)`);
+  if (failed.length > 0) {
+    console.log(`failed ${failed.length}`);
+    for (const { host, status, reason } of failed) {
+      console.log(`  ${host}: ${status ? `${status} ` : ''}${reason}`);
+    }
+  }
+}

@@ -1,0 +1,141 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HostRule } from './config.ts';
+import { HttpError } from './errors.ts';
+import { readJson, SECURITY_HEADERS, sendJson } from './http.ts';
+import type { Notification, Pusher } from './push.ts';
+import type { RateLimiter } from './rate-limit.ts';
+import { deliver, hostOf } from './send.ts';
+import type { StaticFiles } from './static.ts';
+import type { SubscriptionStore } from './store.ts';
+import { parseSubscription } from './subscription.ts';
+
+export interface AppDeps {
+  store: SubscriptionStore;
+  pusher: Pusher;
+  files: StaticFiles;
+  publicKey: string;
+  allowlist: readonly HostRule[];
+  limiter: RateLimiter;
+  log: (line: string) => void;
+  /** Extra routes, such as the send API: answer true when handled. */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse, pathname: string) => Promise<boolean>;
+}
+
+/** A browser subscription plus push metadata fits easily; anything larger is not one. */
+export const BODY_LIMIT = 8 * 1024;
+
+const WELCOME: Notification = {
+  title: 'Notifications are on',
+  body: 'This browser will now receive notifications from your server.',
+  url: '/',
+  tag: 'welcome',
+};
+const TEST: Notification = {
+  title: 'Test notification',
+  body: 'If you can read this, push works end to end.',
+  url: '/',
+  tag: 'test',
+};
+
+/** The request listener: routes, and the one place where errors become responses. */
+export function createApp(deps: AppDeps) {
+  const { store, files, log } = deps;
+
+  async function route(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+    const method = req.method ?? 'GET';
+    if (pathname === '/api/vapid-public-key') {
+      allow(method, ['GET', 'HEAD']);
+      return sendJson(res, 200, { publicKey: deps.publicKey });
+    }
+    if (pathname === '/api/subscriptions') {
+      allow(method, ['POST', 'DELETE']);
+      limit(req);
+      return method === 'POST' ? subscribe(req, res) : unsubscribe(req, res);
+    }
+    if (pathname === '/api/subscriptions/test') {
+      allow(method, ['POST']);
+      limit(req);
+      return sendTest(req, res);
+    }
+    if (await deps.extraRoutes?.(req, res, pathname)) return;
+    if (pathname.startsWith('/api/') || !files.has(pathname)) {
+      throw new HttpError(404, 'not found');
+    }
+    allow(method, ['GET', 'HEAD']);
+    return files.serve(pathname, res, method === 'HEAD');
+  }
+
+  async function subscribe(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const subscription = parseSubscription(await readJson(req, BODY_LIMIT), deps.allowlist);
+    const outcome = await store.add(subscription);
+    const host = hostOf(subscription.endpoint);
+    log(`subscription ${outcome}: ${host} (${store.list().length} stored)`);
+    const summary = await deliver(deps, [subscription], WELCOME);
+    const welcome = { delivered: summary.delivered === 1, removed: summary.removed === 1 };
+    for (const failure of summary.failed) {
+      log(`welcome push to ${host} failed: ${failure.status ?? ''} ${failure.reason}`.trim());
+    }
+    if (welcome.removed) log(`welcome push to ${host}: the push service says it is gone; removed`);
+    sendJson(res, outcome === 'created' ? 201 : 200, {
+      subscription: outcome,
+      welcome: { ...welcome, ...(summary.failed[0] ? { error: summary.failed[0] } : {}) },
+    });
+  }
+
+  async function unsubscribe(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const endpoint = endpointOf(await readJson(req, BODY_LIMIT));
+    if ((await store.remove([endpoint])) > 0) log(`subscription removed: ${hostOf(endpoint)}`);
+    sendJson(res, 204);
+  }
+
+  async function sendTest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const endpoint = endpointOf(await readJson(req, BODY_LIMIT));
+    const subscription = store.get(endpoint);
+    if (!subscription) {
+      throw new HttpError(404, 'this browser is not subscribed on the server: click Subscribe');
+    }
+    sendJson(res, 200, await deliver(deps, [subscription], TEST));
+  }
+
+  function limit(req: IncomingMessage): void {
+    const wait = deps.limiter.take(req.socket.remoteAddress ?? 'unknown');
+    if (wait > 0) {
+      throw new HttpError(429, `too many requests; try again in ${wait} s`, {
+        'Retry-After': String(wait),
+      });
+    }
+  }
+
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    try {
+      const { pathname } = new URL(req.url ?? '/', 'http://localhost');
+      await route(req, res, pathname);
+    } catch (error) {
+      if (res.headersSent) {
+        res.destroy();
+      } else if (error instanceof HttpError) {
+        // Unread request bodies (413) are not worth draining: close the connection instead.
+        const close: Record<string, string> = error.status === 413 ? { Connection: 'close' } : {};
+        sendJson(res, error.status, { error: error.message }, { ...error.headers, ...close });
+      } else {
+        log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : error}`);
+        sendJson(res, 500, { error: 'internal error' });
+      }
+    }
+  };
+}
+
+function allow(method: string, methods: string[]): void {
+  if (!methods.includes(method)) {
+    throw new HttpError(405, `use ${methods.join(' or ')}`, { Allow: methods.join(', ') });
+  }
+}
+
+function endpointOf(body: unknown): string {
+  const endpoint = (body as { endpoint?: unknown } | null)?.endpoint;
+  if (typeof endpoint !== 'string' || endpoint === '') {
+    throw new HttpError(400, 'the body must be {"endpoint": "<subscription endpoint>"}');
+  }
+  return endpoint;
+}

@@ -1,0 +1,232 @@
+import { STATUS_CODES } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, type Dispatcher, request } from 'undici';
+import webpush from 'web-push';
+import type { HostRule } from './config.ts';
+import { HttpError } from './errors.ts';
+import type { VapidKeys } from './keys.ts';
+import { endpointProblem, type Subscription } from './subscription.ts';
+
+/** What the service worker shows. */
+export interface Notification {
+  title: string;
+  body: string;
+  url?: string;
+  icon?: string;
+  tag?: string;
+}
+
+export type Urgency = 'very-low' | 'low' | 'normal' | 'high';
+
+/** RFC 8030 §5: how long the push service keeps it, how urgent it is, what it replaces. */
+export interface DeliveryOptions {
+  ttl?: number;
+  urgency?: Urgency;
+  topic?: string;
+}
+
+export interface Failure {
+  endpoint: string;
+  status?: number;
+  reason: string;
+}
+
+/** Every push accounted for: delivered, gone (404/410: remove them), or failed with a reason. */
+export interface Report {
+  delivered: number;
+  gone: string[];
+  failed: Failure[];
+}
+
+export interface PusherOptions {
+  vapid: VapidKeys;
+  allowlist: readonly HostRule[];
+  /** Requests in flight per push-service origin. */
+  concurrency?: number;
+  timeoutMs?: number;
+  /** How often a 429/503 with Retry-After is retried. */
+  maxRetries?: number;
+  /** The longest Retry-After honoured; a longer one is a failure. */
+  maxRetryAfterMs?: number;
+  dispatcher?: Dispatcher;
+  now?: () => number;
+}
+
+export interface Pusher {
+  send(
+    subscriptions: readonly Subscription[],
+    notification: Notification,
+    options?: DeliveryOptions,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<Report>;
+  close(): Promise<void>;
+}
+
+/** RFC 8291 §4: one 4096-byte record less 86 header, 16 tag and 1 padding byte. */
+export const MAX_PAYLOAD_BYTES = 3993;
+export const DEFAULT_TTL = 24 * 60 * 60;
+const JWT_LIFETIME = 12 * 60 * 60;
+// Renewed an hour before expiry: well inside RFC 8292's 24 h, and Apple's "not more than hourly".
+const JWT_RENEW_BEFORE = 60 * 60;
+const RETRYABLE_SOCKET_ERRORS = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+]);
+
+/** The JSON the service worker receives; 413 when it cannot fit in one encrypted record. */
+export function encodePayload(notification: Notification): string {
+  const payload = JSON.stringify(notification);
+  const size = Buffer.byteLength(payload);
+  if (size > MAX_PAYLOAD_BYTES) {
+    throw new HttpError(
+      413,
+      `the notification is ${size} bytes as JSON; Web Push allows at most ${MAX_PAYLOAD_BYTES}`,
+    );
+  }
+  return payload;
+}
+
+/** Sends encrypted notifications with a cached VAPID header and bounded concurrency per origin. */
+export function createPusher(options: PusherOptions): Pusher {
+  const { vapid, allowlist, concurrency = 16, timeoutMs = 10_000, maxRetries = 2 } = options;
+  const { maxRetryAfterMs = 60_000, now = Date.now } = options;
+  const dispatcher = options.dispatcher ?? new Agent({ connections: concurrency });
+  const headers = new Map<string, { value: string; renewAt: number }>();
+
+  function authorization(audience: string): string {
+    const cached = headers.get(audience);
+    const seconds = Math.floor(now() / 1000);
+    if (cached && seconds < cached.renewAt) return cached.value;
+    const exp = seconds + JWT_LIFETIME;
+    const { Authorization } = webpush.getVapidHeaders(
+      audience,
+      vapid.subject,
+      vapid.publicKey,
+      vapid.privateKey,
+      'aes128gcm',
+      exp,
+    );
+    headers.set(audience, { value: Authorization, renewAt: exp - JWT_RENEW_BEFORE });
+    return Authorization;
+  }
+
+  async function deliver(
+    subscription: Subscription,
+    payload: string,
+    delivery: DeliveryOptions,
+    origin: { audience: string; pausedUntil: number },
+  ): Promise<Failure | 'delivered' | 'gone'> {
+    const { endpoint } = subscription;
+    const problem = endpointProblem(endpoint, allowlist);
+    if (problem) return { endpoint, reason: problem };
+    const requestOptions = {
+      TTL: delivery.ttl ?? DEFAULT_TTL,
+      ...(delivery.urgency ? { urgency: delivery.urgency } : {}),
+      ...(delivery.topic ? { topic: delivery.topic } : {}),
+      headers: { Authorization: authorization(origin.audience) },
+      // Without null here web-push would sign a new JWT and overwrite our cached header
+      // (its typings do not admit null, though its code documents it).
+      vapidDetails: null,
+    } as unknown as webpush.RequestOptions;
+    const details: webpush.RequestDetails = webpush.generateRequestDetails(
+      subscription,
+      payload,
+      requestOptions,
+    );
+    const requestHeaders = Object.fromEntries(
+      Object.entries(details.headers).map(([name, value]) => [name, String(value)]),
+    );
+    for (let attempt = 0; ; attempt++) {
+      const wait = origin.pausedUntil - now();
+      if (wait > 0) await sleep(wait);
+      try {
+        const response = await request(endpoint, {
+          method: 'POST',
+          headers: requestHeaders,
+          body: details.body ?? undefined,
+          dispatcher,
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        const text = (await response.body.text()).trim().slice(0, 200);
+        const status = response.statusCode;
+        if (status >= 200 && status < 300) return 'delivered';
+        // RFC 8030 §7.3: the subscription no longer exists.
+        if (status === 404 || status === 410) return 'gone';
+        const retryAfter = retryAfterMs(response.headers['retry-after'], now());
+        if ((status === 429 || status === 503) && attempt < maxRetries) {
+          const pause = retryAfter ?? 1000 * 2 ** attempt;
+          if (pause <= maxRetryAfterMs) {
+            // Slow down every request to this push service, not only this one.
+            origin.pausedUntil = Math.max(origin.pausedUntil, now() + pause);
+            continue;
+          }
+        }
+        return { endpoint, status, reason: text || STATUS_CODES[status] || 'error' };
+      } catch (error) {
+        const { name, code } = error as { name?: string; code?: string };
+        if (name === 'TimeoutError' || name === 'AbortError') {
+          return { endpoint, reason: `no answer within ${timeoutMs / 1000} s` };
+        }
+        // A kept-alive connection the push service has closed: try once more on a new one.
+        if (attempt === 0 && code && RETRYABLE_SOCKET_ERRORS.has(code)) continue;
+        return { endpoint, reason: code ? `${code}: ${(error as Error).message}` : String(error) };
+      }
+    }
+  }
+
+  return {
+    async send(subscriptions, notification, delivery = {}, onProgress) {
+      const payload = encodePayload(notification);
+      const report: Report = { delivered: 0, gone: [], failed: [] };
+      let done = 0;
+      const runOrigin = async (audience: string, queue: Subscription[]) => {
+        const origin = { audience, pausedUntil: 0 };
+        let next = 0;
+        const worker = async () => {
+          while (next < queue.length) {
+            const subscription = queue[next++] as Subscription;
+            const outcome = await deliver(subscription, payload, delivery, origin).catch(
+              (error: unknown) => ({ endpoint: subscription.endpoint, reason: String(error) }),
+            );
+            if (outcome === 'delivered') report.delivered++;
+            else if (outcome === 'gone') report.gone.push(subscription.endpoint);
+            else report.failed.push(outcome);
+            onProgress?.(++done, subscriptions.length);
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+      };
+      const groups = groupByOrigin(subscriptions);
+      await Promise.all([...groups].map(([audience, queue]) => runOrigin(audience, queue)));
+      return report;
+    },
+    async close() {
+      if (!options.dispatcher) await dispatcher.close();
+    },
+  };
+}
+
+function groupByOrigin(subscriptions: readonly Subscription[]): Map<string, Subscription[]> {
+  const groups = new Map<string, Subscription[]>();
+  for (const subscription of subscriptions) {
+    let origin = 'invalid:';
+    try {
+      origin = new URL(subscription.endpoint).origin;
+    } catch {}
+    const group = groups.get(origin);
+    if (group) group.push(subscription);
+    else groups.set(origin, [subscription]);
+  }
+  return groups;
+}
+
+/** RFC 9110 §10.2.3: Retry-After is delay-seconds or an HTTP date. */
+function retryAfterMs(header: string | string[] | undefined, nowMs: number): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+}

@@ -1,0 +1,128 @@
+import { once } from 'node:events';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createApp } from './app.ts';
+import { type Config, loadConfig } from './config.ts';
+import { ConfigError } from './errors.ts';
+import { loadOrCreateKeys, permissionWarning } from './keys.ts';
+import { createPusher } from './push.ts';
+import { createRateLimiter } from './rate-limit.ts';
+import { createStatic } from './static.ts';
+import { openStore } from './store.ts';
+import { loadOrCreateCertificate } from './tls.ts';
+
+const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
+// Slow or idle clients must not hold connections: whole request within 30 s, headers within 10 s.
+const TIMEOUTS = { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 };
+const MAX_CONNECTIONS = 256;
+const SHUTDOWN_DEADLINE_MS = 5_000;
+
+export interface RunningServer {
+  httpsUrl: string;
+  httpUrls: string[];
+  close(): Promise<void>;
+}
+
+/** Loads keys, certificate and store, then listens over HTTPS (and plain HTTP on loopback). */
+export async function startServer(
+  config: Config,
+  log: (line: string) => void,
+): Promise<RunningServer> {
+  const { keys, created } = await loadOrCreateKeys(config);
+  if (created) {
+    log(`Created VAPID keys in ${config.vapidFile} (mode 600), subject ${keys.subject}.`);
+    log('  Set your own subject: npm run keys -- --subject mailto:you@example.com');
+  }
+  const certificate = await loadOrCreateCertificate(config.certDir);
+  if (certificate.created) {
+    log(`Created a self-signed certificate in ${config.certDir} for localhost, 127.0.0.1 and ::1.`);
+  }
+  for (const file of [config.vapidFile, certificate.keyFile]) {
+    const warning = await permissionWarning(file);
+    if (warning) log(warning);
+  }
+  const store = await openStore(config.subscriptionFile);
+  const pusher = createPusher({ vapid: keys, allowlist: config.pushAllowedHosts });
+  const app = createApp({
+    store,
+    pusher,
+    files: await createStatic(PUBLIC_DIR),
+    publicKey: keys.publicKey,
+    allowlist: config.pushAllowedHosts,
+    limiter: createRateLimiter(config.rateLimit),
+    log,
+  });
+
+  const servers: Server[] = [];
+  const listen = async (server: Server, port: number, host: string) => {
+    Object.assign(server, TIMEOUTS, { maxConnections: MAX_CONNECTIONS });
+    server.listen(port, host);
+    await once(server, 'listening');
+    servers.push(server);
+    return (server.address() as AddressInfo).port;
+  };
+  const close = async () => {
+    await Promise.all(servers.map((s) => closeGracefully(s)));
+    await store.flush();
+    await pusher.close();
+  };
+
+  try {
+    const httpsPort = await listen(createHttpsServer(certificate, app), config.port, config.host);
+    const httpsUrl = `https://${urlHost(config.host)}:${httpsPort}`;
+    const httpUrls: string[] = [];
+    if (config.httpPort !== 0) {
+      // Plain HTTP only on loopback: browsers treat it as a secure context, the LAN cannot reach it.
+      const port = await listen(createHttpServer(app), config.httpPort, '127.0.0.1');
+      httpUrls.push(`http://localhost:${port}`, `http://127.0.0.1:${port}`);
+      await listen(createHttpServer(app), port, '::1').catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EADDRNOTAVAIL' && error.code !== 'EAFNOSUPPORT') throw error;
+      });
+    }
+    log(`${store.list().length} subscription(s) in ${config.subscriptionFile}`);
+    if (httpUrls[0]) log(`Open ${httpUrls[0]} in Chrome, Edge, Firefox or Safari on this machine.`);
+    log(`Open ${httpsUrl} from other devices (self-signed certificate: see the README).`);
+    return { httpsUrl, httpUrls, close };
+  } catch (error) {
+    await close();
+    const { code, port } = error as { code?: string; port?: number };
+    if (code === 'EADDRINUSE') throw new ConfigError(`port ${port} is already in use`);
+    if (code === 'EACCES') throw new ConfigError(`no permission to listen on port ${port}`);
+    throw error;
+  }
+}
+
+/** Stops accepting, lets requests in flight finish, then cuts what is left at the deadline. */
+async function closeGracefully(server: Server): Promise<void> {
+  const closed = new Promise((resolve) => server.close(resolve));
+  server.closeIdleConnections();
+  const deadline = setTimeout(() => server.closeAllConnections(), SHUTDOWN_DEADLINE_MS);
+  await closed;
+  clearTimeout(deadline);
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+async function main(): Promise<void> {
+  const log = (line: string) => console.log(line);
+  try {
+    const server = await startServer(loadConfig(), log);
+    const stop = async (signal: string) => {
+      log(`${signal}: finishing requests in flight, then exiting`);
+      await server.close();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`error: ${error.message}`);
+    process.exitCode = 1;
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();

@@ -1,0 +1,107 @@
+import { ECDH } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { HostRule } from './config.ts';
+import { HttpError } from './errors.ts';
+
+/** A browser's PushSubscription as we store it: nothing more, nothing less. */
+export interface Subscription {
+  readonly endpoint: string;
+  readonly expirationTime: number | null;
+  readonly keys: { readonly p256dh: string; readonly auth: string };
+}
+
+const MAX_ENDPOINT_LENGTH = 2048;
+const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
+
+/** Checks a PushSubscription's shape and values: a clean copy, or 400 (shape) / 422 (value). */
+export function parseSubscription(input: unknown, rules: readonly HostRule[]): Subscription {
+  const subscription = parseShape(input);
+  checkEndpoint(subscription.endpoint, rules);
+  return subscription;
+}
+
+/** Shape and key checks only, for entries read back from our own file. */
+export function parseShape(input: unknown): Subscription {
+  if (!isRecord(input)) throw shape('the body must be a PushSubscription object');
+  const { endpoint, expirationTime = null, keys } = input;
+  if (typeof endpoint !== 'string' || endpoint === '') {
+    throw shape('"endpoint" must be a non-empty string');
+  }
+  if (endpoint.length > MAX_ENDPOINT_LENGTH) {
+    throw value(`"endpoint" is longer than ${MAX_ENDPOINT_LENGTH} characters`);
+  }
+  if (expirationTime !== null && !Number.isFinite(expirationTime)) {
+    throw shape('"expirationTime" must be a number or null');
+  }
+  if (!isRecord(keys) || typeof keys.p256dh !== 'string' || typeof keys.auth !== 'string') {
+    throw shape('"keys" must hold the strings "p256dh" and "auth"');
+  }
+  const p256dh = base64url(keys.p256dh, 'keys.p256dh');
+  const auth = base64url(keys.auth, 'keys.auth');
+  // RFC 8291 §3.1: the auth secret is 16 bytes.
+  if (Buffer.from(auth, 'base64url').length !== 16) {
+    throw value('"keys.auth" must be exactly 16 bytes');
+  }
+  if (!isP256Point(Buffer.from(p256dh, 'base64url'))) {
+    throw value('"keys.p256dh" must be an uncompressed point on the P-256 curve (65 bytes)');
+  }
+  return { endpoint, expirationTime: expirationTime as number | null, keys: { p256dh, auth } };
+}
+
+/** Why an endpoint may not be pushed to, or undefined when it is on the allowlist. */
+export function endpointProblem(endpoint: string, rules: readonly HostRule[]): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return '"endpoint" is not a URL';
+  }
+  if (url.protocol !== 'https:') return '"endpoint" must be an https: URL';
+  if (url.username || url.password) return '"endpoint" must not contain user info';
+  const bare = url.hostname.replace(/^\[|\]$/g, '');
+  const ipLiteral = isIP(bare) !== 0;
+  const allowed = rules.some((rule) => matches(rule, url, ipLiteral));
+  if (allowed) return undefined;
+  if (ipLiteral) return `"endpoint" host ${url.hostname} is an IP address, not a push service`;
+  return `"endpoint" host ${url.host} is not a known push service (add it to PUSH_ALLOWED_HOSTS)`;
+}
+
+function checkEndpoint(endpoint: string, rules: readonly HostRule[]): void {
+  const problem = endpointProblem(endpoint, rules);
+  if (problem) throw value(problem);
+}
+
+function matches(rule: HostRule, url: URL, ipLiteral: boolean): boolean {
+  if (rule.port !== undefined && rule.port !== (url.port || '443')) return false;
+  // IP literals pass only when an operator entry names that exact address.
+  if (ipLiteral || !rule.wildcard) return url.hostname === rule.host;
+  return url.hostname.endsWith(`.${rule.host}`);
+}
+
+function isP256Point(bytes: Buffer): boolean {
+  if (bytes.length !== 65 || bytes[0] !== 0x04) return false;
+  try {
+    // OpenSSL rejects a point that is not on the curve.
+    ECDH.convertKey(bytes, 'prime256v1');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function base64url(input: string, name: string): string {
+  if (!BASE64URL.test(input)) throw value(`"${name}" must be base64url`);
+  return input.replace(/=+$/, '');
+}
+
+function isRecord(input: unknown): input is Record<string, unknown> {
+  return typeof input === 'object' && input !== null && !Array.isArray(input);
+}
+
+function shape(message: string): HttpError {
+  return new HttpError(400, message);
+}
+
+function value(message: string): HttpError {
+  return new HttpError(422, message);
+}

@@ -1,0 +1,121 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { PushService } from './push-service.ts';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TSX = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+
+/** The environment a child needs to push to the test push service from `dir`. */
+export function childEnv(push: PushService, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_EXTRA_CA_CERTS: push.caFile,
+    PUSH_ALLOWED_HOSTS: push.host,
+    RATE_LIMIT: '0',
+    ...extra,
+  };
+}
+
+/** A fresh temporary directory to run the server or a CLI in. */
+export function tempDir(prefix = 'swps-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** A port that was free a moment ago (HTTP_PORT=0 means "off", so tests pick one). */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `scripts/<name>.ts` in `cwd` as npm would, and collects its output. */
+export async function runScript(
+  name: string,
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv },
+): Promise<CliResult> {
+  const child = spawn(
+    process.execPath,
+    ['--import', TSX, join(ROOT, 'scripts', `${name}.ts`), ...args],
+    {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const [stdout, stderr] = [collect(child, 'stdout'), collect(child, 'stderr')];
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout: stdout(), stderr: stderr() };
+}
+
+export interface ServerProcess {
+  child: ChildProcess;
+  dir: string;
+  httpsUrl: string;
+  httpUrl: string;
+  output(): string;
+  /** Sends the signal and resolves to the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `src/server.ts` in `dir` and waits until it prints its URLs. */
+export async function startServerProcess(options: {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}): Promise<ServerProcess> {
+  const httpPort = options.env.HTTP_PORT ?? String(await freePort());
+  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/server.ts')], {
+    cwd: options.dir,
+    env: { PORT: '0', HOST: '127.0.0.1', HTTP_PORT: httpPort, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stdout = collect(child, 'stdout');
+  const stderr = collect(child, 'stderr');
+  const output = () => stdout() + stderr();
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const deadline = Date.now() + (options.timeoutMs ?? 15_000);
+  let httpsUrl: string | undefined;
+  while (!httpsUrl) {
+    httpsUrl = /Open (https:\/\/\S+)/.exec(stdout())?.[1];
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the server did not start:\n${output()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return {
+    child,
+    dir: options.dir,
+    httpsUrl,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    output,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+function collect(child: ChildProcess, stream: 'stdout' | 'stderr'): () => string {
+  let text = '';
+  child[stream]?.setEncoding('utf8').on('data', (chunk: string) => {
+    text += chunk;
+  });
+  return () => text;
+}
