@@ -79,7 +79,7 @@ export function parseHostRule(entry: string): HostRule {
   }
   if (wildcard && isIP(bare)) throw badHost(entry);
   // new URL drops the default port, so "host:443" must be kept by hand.
-  const port = url.port || (/:443$/.test(rest) ? '443' : undefined);
+  const port = url.port || (/:0*443$/.test(rest) ? '443' : undefined);
   return Object.freeze({ host: url.hostname, wildcard, ...(port ? { port } : {}) });
 }
 

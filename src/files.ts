@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError } from './errors.ts';
 
 /** Writes a file atomically: temp file, fsync, rename, fsync of the directory. */
 export async function writeFileAtomic(file: string, data: string, mode = 0o600): Promise<void> {
@@ -31,13 +32,14 @@ export async function writeFileAtomic(file: string, data: string, mode = 0o600):
   }
 }
 
-/** Reads a UTF-8 file, or returns undefined when it does not exist; other errors are thrown. */
+/** Reads a UTF-8 file, or undefined when it does not exist; any other failure names the file. */
 export async function readIfExists(file: string): Promise<string | undefined> {
   try {
     return await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === 'ENOENT') return undefined;
+    throw new ConfigError(`cannot read ${file} (${code ?? String(error)})`, { cause: error });
   }
 }
 

@@ -31,7 +31,11 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
   if (mediaType(req) !== 'application/json') {
     throw new HttpError(415, 'send the body as JSON with Content-Type: application/json');
   }
-  const body = await readBody(req, limit);
+  return parseJson(await readBody(req, limit));
+}
+
+/** Parses a UTF-8 JSON body, or 400. */
+export function parseJson(body: Buffer): unknown {
   try {
     return JSON.parse(body.toString('utf8'));
   } catch {

@@ -9,14 +9,23 @@ import { ConfigError } from './errors.ts';
 import { loadOrCreateKeys, permissionWarning } from './keys.ts';
 import { createPusher } from './push.ts';
 import { createRateLimiter } from './rate-limit.ts';
+import { createSendApi } from './send-api.ts';
 import { createStatic } from './static.ts';
 import { openStore } from './store.ts';
 import { loadOrCreateCertificate } from './tls.ts';
+import { loadSendToken } from './token.ts';
 
 const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
-// Slow or idle clients must not hold connections: whole request within 30 s, headers within 10 s.
-const TIMEOUTS = { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 };
+// Slow or idle clients must not hold connections: headers within 10 s, the whole request within
+// 20 s, checked every second (Node's default check runs only every 30 s).
+const TIMEOUTS = {
+  headersTimeout: 10_000,
+  requestTimeout: 20_000,
+  connectionsCheckingInterval: 1_000,
+};
 const MAX_CONNECTIONS = 256;
+// Wrong send tokens allowed per client address and minute before 429.
+const FAILED_AUTH_PER_MINUTE = 10;
 const SHUTDOWN_DEADLINE_MS = 5_000;
 
 export interface RunningServer {
@@ -45,6 +54,8 @@ export async function startServer(
   }
   const store = await openStore(config.subscriptionFile);
   const pusher = createPusher({ vapid: keys, allowlist: config.pushAllowedHosts });
+  const token = await loadSendToken(config);
+  const failures = createRateLimiter(FAILED_AUTH_PER_MINUTE);
   const app = createApp({
     store,
     pusher,
@@ -53,11 +64,12 @@ export async function startServer(
     allowlist: config.pushAllowedHosts,
     limiter: createRateLimiter(config.rateLimit),
     log,
+    extraRoutes: createSendApi({ store, pusher, token, failures, log }),
   });
 
   const servers: Server[] = [];
   const listen = async (server: Server, port: number, host: string) => {
-    Object.assign(server, TIMEOUTS, { maxConnections: MAX_CONNECTIONS });
+    Object.assign(server, { keepAliveTimeout: 5_000, maxConnections: MAX_CONNECTIONS });
     server.listen(port, host);
     await once(server, 'listening');
     servers.push(server);
@@ -70,20 +82,31 @@ export async function startServer(
   };
 
   try {
-    const httpsPort = await listen(createHttpsServer(certificate, app), config.port, config.host);
+    const httpsPort = await listen(
+      createHttpsServer({ ...TIMEOUTS, handshakeTimeout: 10_000, ...tlsFiles(certificate) }, app),
+      config.port,
+      config.host,
+    );
     const httpsUrl = `https://${urlHost(config.host)}:${httpsPort}`;
     const httpUrls: string[] = [];
     if (config.httpPort !== 0) {
       // Plain HTTP only on loopback: browsers treat it as a secure context, the LAN cannot reach it.
-      const port = await listen(createHttpServer(app), config.httpPort, '127.0.0.1');
+      const port = await listen(createHttpServer(TIMEOUTS, app), config.httpPort, '127.0.0.1');
       httpUrls.push(`http://localhost:${port}`, `http://127.0.0.1:${port}`);
-      await listen(createHttpServer(app), port, '::1').catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'EADDRNOTAVAIL' && error.code !== 'EAFNOSUPPORT') throw error;
-      });
+      await listen(createHttpServer(TIMEOUTS, app), port, '::1').catch(
+        (error: NodeJS.ErrnoException) => {
+          if (error.code !== 'EADDRNOTAVAIL' && error.code !== 'EAFNOSUPPORT') throw error;
+        },
+      );
     }
     log(`${store.list().length} subscription(s) in ${config.subscriptionFile}`);
     if (httpUrls[0]) log(`Open ${httpUrls[0]} in Chrome, Edge, Firefox or Safari on this machine.`);
     log(`Open ${httpsUrl} from other devices (self-signed certificate: see the README).`);
+    log(
+      token
+        ? 'Send API on: POST /api/send with "Authorization: Bearer <token>" (SEND_TOKEN or send-token).'
+        : 'Send API off: run npm run token to enable POST /api/send.',
+    );
     return { httpsUrl, httpUrls, close };
   } catch (error) {
     await close();
@@ -103,6 +126,10 @@ async function closeGracefully(server: Server): Promise<void> {
   clearTimeout(deadline);
 }
 
+function tlsFiles({ key, cert }: { key: string; cert: string }) {
+  return { key, cert };
+}
+
 function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return 'localhost';
   return host.includes(':') ? `[${host}]` : host;
@@ -119,8 +146,10 @@ async function main(): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(`error: ${error.message}`);
+    // Expected failures (a broken file, a port in use, a read-only directory) get one line.
+    const systemError = error instanceof Error && 'syscall' in error;
+    if (!(error instanceof ConfigError) && !systemError) throw error;
+    console.error(`error: ${(error as Error).message}`);
     process.exitCode = 1;
   }
 }

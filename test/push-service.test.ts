@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createECDH } from 'node:crypto';
+import { createECDH, createPrivateKey, sign } from 'node:crypto';
 import https from 'node:https';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -89,6 +89,23 @@ function validHeaders(authorization?: string): {
         'aes128gcm',
       ).Authorization,
   };
+}
+/** A vapid Authorization header over any JWT header and claims, signed with our VAPID key. */
+function vapidHeader(jwtHeader: object, claims: object): string {
+  const pub = b64(vapid.publicKey);
+  const jwk = {
+    kty: 'EC',
+    crv: 'P-256',
+    d: vapid.privateKey,
+    x: pub.subarray(1, 33).toString('base64url'),
+    y: pub.subarray(33).toString('base64url'),
+  };
+  const key = createPrivateKey({ key: jwk, format: 'jwk' });
+  const unsigned = [jwtHeader, claims]
+    .map((part) => Buffer.from(JSON.stringify(part)).toString('base64url'))
+    .join('.');
+  const signature = sign('sha256', Buffer.from(unsigned), { key, dsaEncoding: 'ieee-p1363' });
+  return `vapid t=${unsigned}.${signature.toString('base64url')}, k=${vapid.publicKey}`;
 }
 const encrypted = (sub: MintedSubscription): Buffer =>
   webpush.encrypt(sub.keys.p256dh, sub.keys.auth, 'hi', 'aes128gcm').cipherText;
@@ -217,6 +234,31 @@ test('rejects an expired JWT with 401', async () => {
   const response = await post(sub.endpoint, validHeaders(Authorization), encrypted(sub));
   assert.equal(response.status, 401);
   assert.match(response.body, /exp/);
+});
+
+test('rejects other malformed VAPID headers with 401', async (t) => {
+  const es256 = { typ: 'JWT', alg: 'ES256' };
+  const inAnHour = Math.floor(Date.now() / 1000) + 3600;
+  const claims = { aud: service.origin, exp: inAnHour, sub: 'mailto:test@example.com' };
+  const cases: [string, string][] = [
+    ['a well-formed header signed here (control)', vapidHeader(es256, claims)],
+    ['no Authorization at all', ''],
+    ['a bearer token', 'Bearer abc'],
+    ['an alg other than ES256', vapidHeader({ typ: 'JWT', alg: 'HS256' }, claims)],
+    ['exp more than 24 hours ahead', vapidHeader(es256, { ...claims, exp: inAnHour + 86400 })],
+    [
+      'a sub that is neither mailto: nor https:',
+      vapidHeader(es256, { ...claims, sub: 'http://example.com' }),
+    ],
+    ['no exp', vapidHeader(es256, { aud: claims.aud, sub: claims.sub })],
+  ];
+  for (const [name, authorization] of cases) {
+    await t.test(name, async () => {
+      const sub = service.subscribe();
+      const response = await post(sub.endpoint, validHeaders(authorization), encrypted(sub));
+      assert.equal(response.status, name.endsWith('(control)') ? 201 : 401, response.body);
+    });
+  }
 });
 
 test('rejects a request without TTL with 400', async () => {

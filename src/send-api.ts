@@ -1,0 +1,73 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpError } from './errors.ts';
+import { mediaType, parseJson, readBody, sendJson } from './http.ts';
+import type { Pusher } from './push.ts';
+import type { RateLimiter } from './rate-limit.ts';
+import { parseSendRequest, sendToStored } from './send.ts';
+import type { SubscriptionStore } from './store.ts';
+import { tokenMatches } from './token.ts';
+
+const BODY_LIMIT = 8 * 1024;
+
+export interface SendApiDeps {
+  store: SubscriptionStore;
+  pusher: Pusher;
+  /** Undefined turns the API off: the route answers 404. */
+  token: string | undefined;
+  /** Counts failed authentications per client address. */
+  failures: RateLimiter;
+  log: (line: string) => void;
+}
+
+/** POST /api/send: push from scripts and devices with a bearer token, without the VAPID key. */
+export function createSendApi(deps: SendApiDeps) {
+  return async (req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> => {
+    const { token } = deps;
+    if (pathname !== '/api/send' || token === undefined) return false;
+    if (req.method !== 'POST') throw new HttpError(405, 'use POST', { Allow: 'POST' });
+    authenticate(req, token, deps.failures);
+    const request = parseSendRequest(await readInput(req));
+    const summary = await sendToStored(deps, request);
+    deps.log(
+      `send API: delivered ${summary.delivered}, removed ${summary.removed}, failed ${summary.failed.length}`,
+    );
+    sendJson(res, 200, summary);
+    return true;
+  };
+}
+
+function authenticate(req: IncomingMessage, token: string, failures: RateLimiter): void {
+  const client = req.socket.remoteAddress ?? 'unknown';
+  const blocked = failures.waitFor(client);
+  if (blocked > 0) throw tooMany(blocked);
+  const [scheme, given] = (req.headers.authorization ?? '').split(' ');
+  if (scheme?.toLowerCase() === 'bearer' && given && tokenMatches(given, token)) {
+    return;
+  }
+  const wait = failures.take(client);
+  if (wait > 0) throw tooMany(wait);
+  throw new HttpError(401, 'a valid "Authorization: Bearer <token>" header is required', {
+    'WWW-Authenticate': 'Bearer realm="send"',
+  });
+}
+
+/** text/plain is the message itself; JSON carries every option. */
+async function readInput(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const type = mediaType(req);
+  if (type !== 'text/plain' && type !== 'application/json') {
+    throw new HttpError(415, 'send text/plain (the message) or application/json (with options)');
+  }
+  const body = await readBody(req, BODY_LIMIT);
+  if (type === 'text/plain') return { body: body.toString('utf8').trim() };
+  const data = parseJson(body);
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new HttpError(400, 'the JSON body must be an object such as {"body": "Backup finished"}');
+  }
+  return { ...data };
+}
+
+function tooMany(seconds: number): HttpError {
+  return new HttpError(429, `too many failed attempts; try again in ${seconds} s`, {
+    'Retry-After': String(seconds),
+  });
+}

@@ -1,0 +1,231 @@
+import assert from 'node:assert/strict';
+import { createECDH, randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { loadConfig } from '../src/config.ts';
+import { HttpError } from '../src/errors.ts';
+import { parseSubscription } from '../src/subscription.ts';
+
+const defaults = loadConfig({}).pushAllowedHosts;
+const withHosts = (hosts: string) => loadConfig({ PUSH_ALLOWED_HOSTS: hosts }).pushAllowedHosts;
+
+const p256dh = (): string => createECDH('prime256v1').generateKeys().toString('base64url');
+const auth = (bytes = 16): string => randomBytes(bytes).toString('base64url');
+const FCM = 'https://fcm.googleapis.com/fcm/send/dXl2Y3k6APA91bH';
+
+/** A browser-shaped PushSubscription with real keys. */
+function subscription(endpoint = FCM, overrides: Record<string, unknown> = {}) {
+  return { endpoint, expirationTime: null, keys: { p256dh: p256dh(), auth: auth() }, ...overrides };
+}
+
+function withKeys(keys: Record<string, unknown>) {
+  return subscription(FCM, { keys: { p256dh: p256dh(), auth: auth(), ...keys } });
+}
+
+/** Asserts that parsing `input` fails with an HttpError of `status`. */
+function refuses(input: unknown, status: number, rules = defaults): HttpError {
+  let caught: unknown;
+  try {
+    parseSubscription(input, rules);
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof HttpError, `expected an HttpError for ${JSON.stringify(input)}`);
+  assert.equal(caught.status, status, caught.message);
+  assert.ok(caught.message.length > 0);
+  return caught;
+}
+
+const pushServices = [
+  ['FCM', 'https://fcm.googleapis.com/fcm/send/cKq3kH:APA91bGx'],
+  ['Mozilla', 'https://updates.push.services.mozilla.com/wpush/v2/gAAAAABk'],
+  ['Apple', 'https://web.push.apple.com/QGuQyavXutnMd4IdFh'],
+  ['WNS', 'https://wns2-par02p.notify.windows.com/w/?token=BQYAAAD'],
+];
+
+for (const [name, endpoint] of pushServices) {
+  test(`accepts a real-shaped ${name} subscription`, () => {
+    const input = subscription(endpoint);
+    assert.deepEqual(parseSubscription(input, defaults), input);
+  });
+}
+
+test('accepts a numeric expirationTime and a missing one as null', () => {
+  const expiring = subscription(FCM, { expirationTime: 1_900_000_000_000 });
+  assert.equal(parseSubscription(expiring, defaults).expirationTime, 1_900_000_000_000);
+  const { expirationTime: _, ...rest } = subscription();
+  assert.equal(parseSubscription(rest, defaults).expirationTime, null);
+});
+
+test('accepts padded base64url keys and stores them unpadded', () => {
+  const key = createECDH('prime256v1').generateKeys();
+  const secret = randomBytes(16);
+  const parsed = parseSubscription(
+    subscription(FCM, {
+      keys: { p256dh: `${key.toString('base64url')}=`, auth: `${secret.toString('base64url')}==` },
+    }),
+    defaults,
+  );
+  assert.deepEqual(parsed.keys, {
+    p256dh: key.toString('base64url'),
+    auth: secret.toString('base64url'),
+  });
+});
+
+test('returns a clean copy without extra or prototype keys', () => {
+  const valid = subscription();
+  const { p256dh: key, auth: secret } = valid.keys;
+  // JSON.parse makes "__proto__" an own property, as it would for a request body.
+  const input: unknown = JSON.parse(
+    `{"__proto__":{"polluted":true},"endpoint":"${FCM}","expirationTime":null,"extra":1,` +
+      `"keys":{"__proto__":{"polluted":true},"p256dh":"${key}","auth":"${secret}","extra":1}}`,
+  );
+  const parsed = parseSubscription(input, defaults);
+  assert.notEqual(parsed, input);
+  assert.deepEqual(Object.keys(parsed), ['endpoint', 'expirationTime', 'keys']);
+  assert.deepEqual(Object.keys(parsed.keys), ['p256dh', 'auth']);
+  assert.equal(Object.getPrototypeOf(parsed), Object.prototype);
+  assert.equal(Object.getPrototypeOf(parsed.keys), Object.prototype);
+  assert.equal(Reflect.get(parsed, 'polluted'), undefined);
+  assert.equal(Reflect.get(parsed.keys, 'polluted'), undefined);
+  assert.deepEqual(parsed, valid);
+});
+
+const badShapes: [string, unknown][] = [
+  ['null', null],
+  ['a string', 'https://fcm.googleapis.com/fcm/send/x'],
+  ['a number', 42],
+  ['an array', [subscription()]],
+  ['an object without endpoint', { ...subscription(), endpoint: undefined }],
+  ['a numeric endpoint', subscription(FCM, { endpoint: 42 })],
+  ['an empty endpoint', subscription('')],
+  ['an object endpoint', subscription(FCM, { endpoint: { href: FCM } })],
+  ['missing keys', subscription(FCM, { keys: undefined })],
+  ['keys that are a string', subscription(FCM, { keys: 'p256dh' })],
+  ['keys that are an array', subscription(FCM, { keys: [p256dh(), auth()] })],
+  ['keys without p256dh', withKeys({ p256dh: undefined })],
+  ['keys without auth', withKeys({ auth: undefined })],
+  ['a numeric p256dh', withKeys({ p256dh: 4 })],
+  ['an array auth', withKeys({ auth: [1, 2] })],
+  ['a string expirationTime', subscription(FCM, { expirationTime: '1700000000000' })],
+  ['a boolean expirationTime', subscription(FCM, { expirationTime: true })],
+  ['an object expirationTime', subscription(FCM, { expirationTime: {} })],
+];
+
+for (const [what, input] of badShapes) {
+  test(`answers 400 to ${what}`, () => {
+    refuses(input, 400);
+  });
+}
+
+/** A real P-256 point with one byte of its y coordinate changed: no longer on the curve. */
+function offCurvePoint(): string {
+  const point = createECDH('prime256v1').generateKeys();
+  point[64] = (point[64] as number) ^ 0x01;
+  return point.toString('base64url');
+}
+
+const compressedPoint = (): string =>
+  createECDH('prime256v1').generateKeys(undefined, 'compressed').toString('base64url');
+
+const badValues: [string, unknown][] = [
+  ['an http: endpoint', subscription('http://fcm.googleapis.com/fcm/send/x')],
+  ['a wss: endpoint', subscription('wss://fcm.googleapis.com/fcm/send/x')],
+  ['an endpoint that is not a URL', subscription('fcm.googleapis.com/fcm/send/x')],
+  ['a host not on the allowlist', subscription('https://push.example.com/x')],
+  ['an IPv4 literal', subscription('https://127.0.0.1/push/x')],
+  ['a hex IPv4 literal', subscription('https://0x7f.1/push/x')],
+  ['a decimal IPv4 literal', subscription('https://2130706433/push/x')],
+  ['an octal IPv4 literal', subscription('https://017700000001/push/x')],
+  ['an IPv6 literal', subscription('https://[::1]/push/x')],
+  ['an IPv4-mapped IPv6 literal', subscription('https://[::ffff:127.0.0.1]/push/x')],
+  [
+    'a private IPv4 literal with a push host in the path',
+    subscription('https://10.0.0.1/.google.com/'),
+  ],
+  ['user info in the endpoint', subscription('https://user@fcm.googleapis.com/fcm/send/x')],
+  ['user and password in the endpoint', subscription('https://a:b@fcm.googleapis.com/fcm/send/x')],
+  ['a push host as user info', subscription('https://fcm.googleapis.com@evil.example/x')],
+  ['a look-alike suffix', subscription('https://evilpush.apple.com/x')],
+  ['the bare wildcard domain', subscription('https://push.apple.com/x')],
+  ['a push host as a prefix', subscription('https://fcm.googleapis.com.evil.example/x')],
+  ['a trailing dot', subscription('https://fcm.googleapis.com./fcm/send/x')],
+  ['a subdomain of an exact host', subscription('https://x.fcm.googleapis.com/fcm/send/x')],
+  ['an overlong endpoint', subscription(`${FCM}/${'a'.repeat(2048)}`)],
+  ['a p256dh that is not on the curve', withKeys({ p256dh: offCurvePoint() })],
+  ['a 64-byte p256dh', withKeys({ p256dh: randomBytes(64).toString('base64url') })],
+  ['a compressed p256dh', withKeys({ p256dh: compressedPoint() })],
+  ['an empty p256dh', withKeys({ p256dh: '' })],
+  ['a 15-byte auth', withKeys({ auth: auth(15) })],
+  ['a 17-byte auth', withKeys({ auth: auth(17) })],
+  ['an empty auth', withKeys({ auth: '' })],
+  ['standard base64 in auth', withKeys({ auth: '+/+/+/+/+/+/+/+/+/+/+w' })],
+  ['spaces in p256dh', withKeys({ p256dh: ` ${p256dh()}` })],
+  ['a dot in auth', withKeys({ auth: `${auth(15)}.` })],
+];
+
+for (const [what, input] of badValues) {
+  test(`answers 422 to ${what}`, () => {
+    refuses(input, 422);
+  });
+}
+
+test('accepts an endpoint of exactly 2048 characters', () => {
+  const endpoint = `${FCM}/`.padEnd(2048, 'a');
+  assert.equal(parseSubscription(subscription(endpoint), defaults).endpoint, endpoint);
+});
+
+test('says what is wrong with an endpoint in the error message', () => {
+  assert.match(refuses(subscription('http://fcm.googleapis.com/x'), 422).message, /https/);
+  assert.match(refuses(subscription('https://127.0.0.1/x'), 422).message, /IP address/);
+  assert.match(refuses(subscription('https://a@fcm.googleapis.com/x'), 422).message, /user info/);
+  assert.match(
+    refuses(subscription('https://push.example.com/x'), 422).message,
+    /push\.example\.com.*PUSH_ALLOWED_HOSTS/,
+  );
+  assert.match(refuses(withKeys({ auth: auth(15) }), 422).message, /keys\.auth.*16 bytes/);
+  assert.match(refuses(withKeys({ p256dh: offCurvePoint() }), 422).message, /keys\.p256dh.*P-256/);
+});
+
+test('an operator entry without a port allows its host on any port', () => {
+  const rules = withHosts('push.example.com');
+  for (const endpoint of ['https://push.example.com/x', 'https://push.example.com:8443/x']) {
+    assert.equal(parseSubscription(subscription(endpoint), rules).endpoint, endpoint);
+  }
+  refuses(subscription('https://x.push.example.com/x'), 422, rules);
+});
+
+test('an operator entry with a port allows only that port', () => {
+  const rules = withHosts('push.example.com:8443');
+  parseSubscription(subscription('https://push.example.com:8443/x'), rules);
+  refuses(subscription('https://push.example.com/x'), 422, rules);
+  refuses(subscription('https://push.example.com:9443/x'), 422, rules);
+});
+
+test('an operator entry with :443 allows the default port only', () => {
+  for (const entry of ['push.example.com:443', 'push.example.com:0443']) {
+    const rules = withHosts(entry);
+    parseSubscription(subscription('https://push.example.com/x'), rules);
+    parseSubscription(subscription('https://push.example.com:443/x'), rules);
+    refuses(subscription('https://push.example.com:8443/x'), 422, rules);
+  }
+});
+
+test('an operator *.suffix entry allows subdomains but not the bare domain', () => {
+  const rules = withHosts('*.push.example.com');
+  parseSubscription(subscription('https://eu.push.example.com/x'), rules);
+  parseSubscription(subscription('https://a.b.push.example.com/x'), rules);
+  refuses(subscription('https://push.example.com/x'), 422, rules);
+  refuses(subscription('https://evilpush.example.com/x'), 422, rules);
+});
+
+test('an IP literal is allowed only when an operator entry names it exactly', () => {
+  const rules = withHosts('127.0.0.1:8443,[::1]');
+  parseSubscription(subscription('https://127.0.0.1:8443/push/x'), rules);
+  // Other spellings of the same address are the same parsed host.
+  parseSubscription(subscription('https://0x7f.1:8443/push/x'), rules);
+  parseSubscription(subscription('https://[::1]/push/x'), rules);
+  parseSubscription(subscription('https://[::1]:9000/push/x'), rules);
+  refuses(subscription('https://127.0.0.1:9443/push/x'), 422, rules);
+  refuses(subscription('https://127.0.0.2:8443/push/x'), 422, rules);
+  refuses(subscription('https://[::ffff:127.0.0.1]:8443/push/x'), 422, rules);
+});

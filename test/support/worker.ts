@@ -1,0 +1,97 @@
+import type { BrowserContext, Page } from 'playwright-core';
+
+/** What `registration.getNotifications()` shows, as plain data. */
+export interface ShownNotification {
+  title: string;
+  body: string;
+  tag: string;
+  icon: string;
+  data: { url?: string } | null;
+}
+
+/** Waits until the page's service worker is `activated` (`ready` can resolve while activating). */
+export async function workerActivated(page: Page, timeoutMs = 10_000): Promise<string> {
+  return page.evaluate(
+    async (timeout) => {
+      const registration = await navigator.serviceWorker.ready;
+      const worker = registration.active;
+      if (!worker) throw new Error('ready resolved without an active worker');
+      if (worker.state !== 'activated') {
+        await new Promise((resolve, reject) => {
+          setTimeout(() => reject(new Error(`worker still ${worker.state}`)), timeout);
+          worker.addEventListener('statechange', () => {
+            if (worker.state === 'activated') resolve(undefined);
+          });
+        });
+      }
+      return worker.state;
+    },
+    timeoutMs,
+  );
+}
+
+/** The notifications the worker has shown, read from the page. */
+export function shownNotifications(page: Page): Promise<ShownNotification[]> {
+  return page.evaluate(async () => {
+    const registration = await navigator.serviceWorker.ready;
+    return (await registration.getNotifications()).map((n) => ({
+      title: n.title,
+      body: n.body,
+      tag: n.tag,
+      icon: n.icon,
+      data: n.data,
+    }));
+  });
+}
+
+/**
+ * A CDP channel into the page's service worker: `push(data)` delivers a push message the way the
+ * push service would (ServiceWorker.deliverPushMessage) and resolves once the worker's push event
+ * has completed, so that getNotifications() afterwards sees what it showed.
+ */
+export async function pushChannel(context: BrowserContext, page: Page, origin: string) {
+  const cdp = await context.newCDPSession(page);
+  const scope = `${origin}/`;
+  const registrationId = new Promise<string>((resolve) => {
+    cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+      const found = registrations.find((r) => r.scopeURL === scope && !r.isDeleted);
+      if (found) resolve(found.registrationId);
+    });
+  });
+  let completed = 0;
+  const wakers = new Set<() => void>();
+  cdp.on('BackgroundService.backgroundServiceEventReceived', ({ backgroundServiceEvent }) => {
+    if (backgroundServiceEvent.eventName !== 'Push event completed') return;
+    completed++;
+    for (const wake of wakers) wake();
+  });
+  await cdp.send('ServiceWorker.enable');
+  await cdp.send('BackgroundService.startObserving', { service: 'pushMessaging' });
+  await cdp.send('BackgroundService.setRecording', { shouldRecord: true, service: 'pushMessaging' });
+  const id = await withTimeout(registrationId, 5000, `no service worker registration for ${scope}`);
+
+  return {
+    async push(data: string, timeoutMs = 5000): Promise<void> {
+      const target = completed + 1;
+      const done = new Promise<void>((resolve) => {
+        const wake = () => {
+          if (completed < target) return;
+          wakers.delete(wake);
+          resolve();
+        };
+        wakers.add(wake);
+      });
+      await cdp.send('ServiceWorker.deliverPushMessage', { origin, registrationId: id, data });
+      await withTimeout(done, timeoutMs, 'the worker did not complete the push event');
+    },
+    detach: () => cdp.detach(),
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${message} within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
