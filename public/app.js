@@ -59,13 +59,24 @@ async function refresh(registration) {
     return;
   }
   const subscription = await registration.pushManager.getSubscription();
-  if (subscription) show('subscribed', subscribedText(subscription));
-  else
+  if (!subscription) {
     show(
       'not-subscribed',
       'Not subscribed yet.',
       'Click Subscribe to get notifications in this browser.',
     );
+    return;
+  }
+  const { publicKey } = await api('GET', '/api/vapid-public-key');
+  if (sameKey(subscription, base64UrlToBytes(publicKey))) {
+    show('subscribed', subscribedText(subscription));
+  } else {
+    show(
+      'not-subscribed',
+      'The server has new keys.',
+      'Click Subscribe to keep getting notifications here.',
+    );
+  }
 }
 
 async function subscribe(registration) {

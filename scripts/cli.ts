@@ -15,7 +15,9 @@ export async function runCli(help: string, body: () => Promise<void>): Promise<v
     // parseArgs errors carry ERR_PARSE_ARGS_* codes; a rejected option value is a 400/413/422.
     const badInput = error instanceof HttpError && [400, 413, 422].includes(error.status);
     if (error instanceof UsageError || code?.startsWith('ERR_PARSE_ARGS') || badInput) {
-      console.error(`error: ${(error as Error).message}\n\n${help}`);
+      // Some parseArgs messages span lines ("argument is ambiguous"): keep the error to one.
+      const message = (error as Error).message.replace(/\s*\n\s*/g, ' ');
+      console.error(`error: ${message}\n\n${help}`);
       process.exitCode = 2;
     } else if (error instanceof HttpError || error instanceof ConfigError) {
       console.error(`error: ${error.message}`);

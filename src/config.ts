@@ -54,9 +54,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     vapidFile: resolve(text(env.VAPID_FILE) ?? 'vapid.json'),
     certDir: resolve(text(env.CERT_DIR) ?? 'certs'),
     vapid: Object.freeze({ publicKey, privateKey, subject: text(env.VAPID_SUBJECT) }),
-    pushAllowedHosts: Object.freeze(
-      [...DEFAULT_PUSH_HOSTS, ...extraHosts].map((entry) => parseHostRule(entry)),
-    ),
+    pushAllowedHosts: Object.freeze([
+      // The browsers' push services listen on 443 only: another port is not a push endpoint.
+      ...DEFAULT_PUSH_HOSTS.map((entry) => parseHostRule(`${entry}:443`)),
+      ...extraHosts.map((entry) => parseHostRule(entry)),
+    ]),
     rateLimit: integer(env, 'RATE_LIMIT', 60, 0, 1_000_000),
     sendToken: text(env.SEND_TOKEN),
     sendTokenFile: resolve(text(env.SEND_TOKEN_FILE) ?? 'send-token'),

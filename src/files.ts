@@ -48,19 +48,22 @@ const LOCK_WAIT_MS = 5_000;
 
 /**
  * Runs `work` while holding `<file>.lock`, so the server and the send CLI never interleave
- * their read-modify-write of the same file. A lock older than 10 s is left by a crash: taken over.
+ * their read-modify-write of the same file. A lock older than 10 s, or whose process has ended
+ * (a server restarted after SIGKILL), is left by a crash: taken over.
  */
 export async function withLock<T>(file: string, work: () => Promise<T>): Promise<T> {
   const lock = `${file}.lock`;
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
     try {
-      await (await open(lock, 'wx', 0o600)).close();
+      const handle = await open(lock, 'wx', 0o600);
+      await handle.writeFile(String(process.pid));
+      await handle.close();
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const age = Date.now() - ((await stat(lock).catch(() => undefined))?.mtimeMs ?? Date.now());
-      if (age > LOCK_STALE_MS) await rm(lock, { force: true });
+      if (age > LOCK_STALE_MS || (await holderIsGone(lock))) await rm(lock, { force: true });
       else if (Date.now() > deadline) throw new Error(`${lock} is held by another process`);
       else await sleep(10);
     }
@@ -69,5 +72,17 @@ export async function withLock<T>(file: string, work: () => Promise<T>): Promise
     return await work();
   } finally {
     await rm(lock, { force: true });
+  }
+}
+
+/** Whether the process whose id is in the lock file has ended; false when unsure. */
+async function holderIsGone(lock: string): Promise<boolean> {
+  const pid = Number(await readFile(lock, 'utf8').catch(() => ''));
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }

@@ -30,7 +30,7 @@ export function subjectProblem(subject: string): string | undefined {
   if (url.protocol !== 'mailto:' && url.protocol !== 'https:') {
     return `"${subject}" is not a mailto: or https: URL. ${why}`;
   }
-  if (!host || /^(localhost|127\.|\[::1\]|::1$)|\.localhost$/i.test(host)) {
+  if (!host || /^(localhost|127\.[\d.]+|\[::1\]|::1)$|\.localhost$/i.test(host)) {
     return `"${subject}" points at localhost or has no host. ${why}`;
   }
   return undefined;

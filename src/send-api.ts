@@ -40,10 +40,9 @@ function authenticate(req: IncomingMessage, token: string, failures: RateLimiter
   const client = req.socket.remoteAddress ?? 'unknown';
   const blocked = failures.waitFor(client);
   if (blocked > 0) throw tooMany(blocked);
-  const [scheme, given] = (req.headers.authorization ?? '').split(' ');
-  if (scheme?.toLowerCase() === 'bearer' && given && tokenMatches(given, token)) {
-    return;
-  }
+  // RFC 6750 §2.1: "Bearer" 1*SP token, nothing after it; the scheme is case-insensitive.
+  const given = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+  if (given && tokenMatches(given, token)) return;
   const wait = failures.take(client);
   if (wait > 0) throw tooMany(wait);
   throw new HttpError(401, 'a valid "Authorization: Bearer <token>" header is required', {

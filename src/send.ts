@@ -30,7 +30,7 @@ export function parseSendRequest(input: Record<string, unknown>): SendRequest {
   for (const name of ['url', 'icon'] as const) {
     const link = optionalText(input, name, 2000);
     if (link === undefined) continue;
-    if (!/^(https?:\/\/|\/)/.test(link)) {
+    if (!/^(https?:\/\/|\/(?!\/))/.test(link)) {
       throw new HttpError(422, `${name} must start with https://, http:// or /`);
     }
     notification[name] = link;

@@ -23,6 +23,16 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
   let byEndpoint = await readStore(file);
   let version = await versionOf(file);
   let unsaved: Change[] = [];
+  // Each subscription's JSON line, made once: re-stringifying 10,000 of them on every write
+  // blocked the event loop for 15-30 ms (bench/RESULTS.md). Entries are immutable.
+  const lines = new WeakMap<Subscription, string>();
+  const lineOf = (subscription: Subscription): string => {
+    const cached = lines.get(subscription);
+    if (cached !== undefined) return cached;
+    const line = JSON.stringify(subscription);
+    lines.set(subscription, line);
+    return line;
+  };
 
   const apply = (map: Map<string, Subscription>, change: Change): boolean => {
     if ('remove' in change) return map.delete(change.remove);
@@ -40,7 +50,7 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
         byEndpoint = fresh;
       }
       unsaved = [];
-      await writeFileAtomic(file, serialize([...byEndpoint.values()]), 0o600);
+      await writeFileAtomic(file, serialize([...byEndpoint.values()].map(lineOf)), 0o600);
       version = await versionOf(file);
     });
 
@@ -96,9 +106,9 @@ async function readStore(file: string): Promise<Map<string, Subscription>> {
 }
 
 /** One subscription per line: readable, diff-able, and valid JSON. */
-function serialize(subscriptions: Subscription[]): string {
-  if (subscriptions.length === 0) return '[]\n';
-  return `[\n${subscriptions.map((s) => JSON.stringify(s)).join(',\n')}\n]\n`;
+function serialize(lines: string[]): string {
+  if (lines.length === 0) return '[]\n';
+  return `[\n${lines.join(',\n')}\n]\n`;
 }
 
 function parseFile(file: string, text: string | undefined): Subscription[] {

@@ -54,6 +54,15 @@ function arrived(service: PushService, endpoint: string) {
   return service.received.filter((message) => message.endpoint === endpoint);
 }
 
+/** Polls `condition` every 10 ms; fails after 5 s. */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    assert.ok(Date.now() < deadline, 'timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 function jwtClaims(authorization: string): { aud: string; exp: number; sub: string } {
   const token = /t=([^,\s]+)/.exec(authorization)?.[1] ?? '';
   return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString());
@@ -77,13 +86,14 @@ test('delivers a notification that the push service decrypts to the exact JSON',
   assert.equal(message?.claims.aud, one.origin);
 });
 
-test('sends TTL 86400 by default and no Urgency or Topic', async () => {
+test('sends TTL 86400 and Urgency normal by default, and no Topic', async () => {
   const subscription = one.subscribe();
   await pusher().send([subscription], note());
   const [message] = arrived(one, subscription.endpoint);
   assert.equal(DEFAULT_TTL, 86400);
   assert.equal(message?.ttl, 86400);
-  assert.equal(message?.urgency, undefined);
+  // web-push always sends an Urgency header; RFC 8030 §5.3's default is normal.
+  assert.equal(message?.urgency, 'normal');
   assert.equal(message?.topic, undefined);
 });
 
@@ -156,7 +166,10 @@ test('retries a 429 after its Retry-After while another origin keeps delivering'
   one.behave(paused.endpoint, { status: 429, retryAfter: 1 }, 1);
   const start = Date.now();
   const sending = pusher({ concurrency: 1 }).send([paused, ...others], note());
-  const otherAt = two.waitFor(two.received.length + 3).then(() => Date.now() - start);
+  const otherAt = two.waitFor(two.received.length + 3).then(
+    () => Date.now() - start,
+    () => Number.POSITIVE_INFINITY,
+  );
   const report = await sending;
   const pausedAt = Date.now() - start;
   assert.deepEqual(report, { delivered: 4, gone: [], failed: [] });
@@ -187,7 +200,9 @@ test('retries a 503 without Retry-After with growing backoff, then fails', async
   const start = Date.now();
   const report = await pusher({ maxRetries: 2 }).send([subscription], note());
   const elapsed = Date.now() - start;
-  assert.deepEqual(report.failed, [{ endpoint: subscription.endpoint, status: 503, reason: 'busy' }]);
+  assert.deepEqual(report.failed, [
+    { endpoint: subscription.endpoint, status: 503, reason: 'busy' },
+  ]);
   assert.equal(one.requests, requests + 3);
   // 1 s then 2 s: a fixed 1 s pause would be done in about 2 s.
   assert.ok(elapsed >= 2900, `gave up after ${elapsed} ms`);
@@ -204,6 +219,38 @@ test('fails with "no answer within" when the push service stalls past timeoutMs'
     { endpoint: subscription.endpoint, reason: 'no answer within 0.3 s' },
   ]);
   assert.ok(elapsed >= 290 && elapsed < 2000, `timed out after ${elapsed} ms`);
+});
+
+test('close() ends a stalled request at once instead of waiting for its timeout', async () => {
+  const subscription = one.subscribe();
+  one.behave(subscription.endpoint, { stall: true });
+  const push = pusher({ timeoutMs: 10_000 });
+  const requests = one.requests;
+  const sending = push.send([subscription], note());
+  await until(() => one.requests > requests);
+  const start = Date.now();
+  await push.close();
+  const report = await sending;
+  assert.ok(Date.now() - start < 1000, `send ended ${Date.now() - start} ms after close()`);
+  assert.deepEqual(report.failed, [
+    { endpoint: subscription.endpoint, reason: 'not sent: shutting down' },
+  ]);
+});
+
+test('close() ends a Retry-After pause at once', async () => {
+  const subscription = one.subscribe();
+  one.behave(subscription.endpoint, { status: 429, retryAfter: 30 }, 1);
+  const push = pusher();
+  const requests = one.requests;
+  const sending = push.send([subscription], note());
+  await until(() => one.requests > requests);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const start = Date.now();
+  await push.close();
+  const report = await sending;
+  assert.ok(Date.now() - start < 1000, `send ended ${Date.now() - start} ms after close()`);
+  assert.equal(report.failed[0]?.reason, 'not sent: shutting down');
+  assert.equal(one.requests, requests + 1);
 });
 
 test('retries once on a new connection when the connection is reset', async () => {
@@ -282,7 +329,10 @@ test('fails an endpoint that is not on the allowlist without connecting', async 
     const report = await pusher().send([subscription], note());
     assert.equal(report.delivered, 0);
     assert.equal(report.failed.length, 1);
-    assert.match(report.failed[0]?.reason ?? '', /PUSH_ALLOWED_HOSTS/);
+    assert.match(
+      report.failed[0]?.reason ?? '',
+      /127\.0\.0\.1 is an IP address, not a push service/,
+    );
     assert.equal(lonely.requests, 0);
     assert.equal(lonely.connections, 0);
   } finally {

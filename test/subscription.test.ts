@@ -124,8 +124,11 @@ function offCurvePoint(): string {
   return point.toString('base64url');
 }
 
-const compressedPoint = (): string =>
-  createECDH('prime256v1').generateKeys(undefined, 'compressed').toString('base64url');
+function compressedPoint(): string {
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  return ecdh.getPublicKey(null, 'compressed').toString('base64url');
+}
 
 const badValues: [string, unknown][] = [
   ['an http: endpoint', subscription('http://fcm.googleapis.com/fcm/send/x')],

@@ -4,7 +4,7 @@
 // keeps it in localStorage, as the browser would keep its own. Everything after it is real.
 (() => {
   const options = globalThis.__fakePushOptions ?? {};
-  const STORAGE_KEY = 'fake-push-subscription';
+  const STORAGE_KEY = options.storageKey;
 
   if (options.permission === 'denied') {
     // The person clicks "Block" in the permission prompt.
@@ -64,7 +64,10 @@
     const current = stored();
     // Like Chromium: the same key gives back the same subscription; another key is an error.
     if (current && current.key !== key) {
-      throw new DOMException('Registration failed - different applicationServerKey', 'InvalidStateError');
+      throw new DOMException(
+        'Registration failed - different applicationServerKey',
+        'InvalidStateError',
+      );
     }
     const state = current ?? { json: await globalThis.__fakePushSubscribe(), key };
     localStorage.setItem(STORAGE_KEY, JSON.stringify(state));

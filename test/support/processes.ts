@@ -59,7 +59,26 @@ export async function runScript(
     },
   );
   const [stdout, stderr] = [collect(child, 'stdout'), collect(child, 'stderr')];
-  const [code] = (await once(child, 'exit')) as [number | null];
+  // 'close', not 'exit': it waits until stdout and stderr are read to the end.
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stdout: stdout(), stderr: stderr() };
+}
+
+/** Runs `src/server.ts` in `dir` until it exits by itself (start-up failures); SIGKILL after `timeoutMs`. */
+export async function runServer(options: {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}): Promise<CliResult> {
+  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/server.ts')], {
+    cwd: options.dir,
+    env: { PORT: '0', HOST: '127.0.0.1', HTTP_PORT: '0', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const [stdout, stderr] = [collect(child, 'stdout'), collect(child, 'stderr')];
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 15_000);
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(timer);
   return { code, stdout: stdout(), stderr: stderr() };
 }
 

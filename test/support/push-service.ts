@@ -65,7 +65,10 @@ export async function startPushService(
     { type: 7, ip: '::1' },
     { type: 2, value: 'localhost' },
   ] as const;
-  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+  // A unique subject: OpenSSL picks a trusted self-signed CA by subject name, so two services
+  // named alike could not both be trusted by one client (undici `ca: [a, b]`).
+  const commonName = `test push service ${randomUUID()}`;
+  const pems = await generate([{ name: 'commonName', value: commonName }], {
     keyType: 'ec',
     algorithm: 'sha256',
     extensions: [{ name: 'subjectAltName', altNames: [...altNames] }],

@@ -11,23 +11,20 @@ export interface ShownNotification {
 
 /** Waits until the page's service worker is `activated` (`ready` can resolve while activating). */
 export async function workerActivated(page: Page, timeoutMs = 10_000): Promise<string> {
-  return page.evaluate(
-    async (timeout) => {
-      const registration = await navigator.serviceWorker.ready;
-      const worker = registration.active;
-      if (!worker) throw new Error('ready resolved without an active worker');
-      if (worker.state !== 'activated') {
-        await new Promise((resolve, reject) => {
-          setTimeout(() => reject(new Error(`worker still ${worker.state}`)), timeout);
-          worker.addEventListener('statechange', () => {
-            if (worker.state === 'activated') resolve(undefined);
-          });
+  return page.evaluate(async (timeout) => {
+    const registration = await navigator.serviceWorker.ready;
+    const worker = registration.active;
+    if (!worker) throw new Error('ready resolved without an active worker');
+    if (worker.state !== 'activated') {
+      await new Promise((resolve, reject) => {
+        setTimeout(() => reject(new Error(`worker still ${worker.state}`)), timeout);
+        worker.addEventListener('statechange', () => {
+          if (worker.state === 'activated') resolve(undefined);
         });
-      }
-      return worker.state;
-    },
-    timeoutMs,
-  );
+      });
+    }
+    return worker.state;
+  }, timeoutMs);
 }
 
 /** The notifications the worker has shown, read from the page. */
@@ -67,7 +64,10 @@ export async function pushChannel(context: BrowserContext, page: Page, origin: s
   });
   await cdp.send('ServiceWorker.enable');
   await cdp.send('BackgroundService.startObserving', { service: 'pushMessaging' });
-  await cdp.send('BackgroundService.setRecording', { shouldRecord: true, service: 'pushMessaging' });
+  await cdp.send('BackgroundService.setRecording', {
+    shouldRecord: true,
+    service: 'pushMessaging',
+  });
   const id = await withTimeout(registrationId, 5000, `no service worker registration for ${scope}`);
 
   return {

@@ -1,0 +1,20 @@
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import { request } from 'undici';
+const chunk = Buffer.alloc(1 << 16, 'x');
+const server = createServer((req, res) => {
+  req.resume(); res.writeHead(500);
+  const pump = () => { while (res.write(chunk)) {} }; res.on('drain', pump); pump();
+});
+server.listen(0, '127.0.0.1'); await once(server, 'listening');
+const url = `http://127.0.0.1:${(server.address() as any).port}/`;
+const t = Date.now();
+const signal = AbortSignal.timeout(2000); setInterval(() => gc?.(), 200).unref();
+
+try {
+  const r = await request(url, { method: 'POST', body: 'x', signal });
+  console.log('headers', Date.now() - t);
+  const text = await r.body.text();
+  console.log('text', text.length);
+} catch (e) { console.log('rejected', Date.now() - t, (e as Error).name, (e as Error).message); }
+server.closeAllConnections(); server.close();

@@ -1,0 +1,31 @@
+import * as require_fs from 'node:fs';
+import './patch.mts';
+import { createServer } from 'node:https';
+import { once } from 'node:events';
+import { generate } from 'selfsigned';
+import { Agent } from 'undici';
+import { parseHostRule } from '../src/config.ts';
+import { generateKeys } from '../src/keys.ts';
+import { createPusher } from '../src/push.ts';
+import { startPushService } from '../test/support/push-service.ts';
+
+const pems = await generate([{ name: 'commonName', value: 'endless' }], { keyType: 'ec', algorithm: 'sha256', extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }] });
+const chunk = Buffer.alloc(1 << 20, 'x');
+const server = createServer({ key: pems.private, cert: pems.cert }, (req, res) => {
+  require_fs.writeSync(2, 'server got request\n'); req.resume();
+  res.writeHead(500, { 'content-type': 'text/plain' });
+  const pump = () => { while (res.write(chunk)) {} };
+  res.on('drain', pump); pump();
+});
+server.listen(0, '127.0.0.1'); await once(server, 'listening');
+const port = (server.address() as any).port;
+const push = await startPushService();
+const sub = push.subscribe();
+const endpoint = `https://127.0.0.1:${port}/push/x`;
+const pusher = createPusher({ vapid: generateKeys(), allowlist: [parseHostRule(`127.0.0.1:${port}`)], timeoutMs: Number(process.env.T), dispatcher: new Agent({ connect: { ca: [pems.cert] } }) });
+const t = Date.now();
+const timer = setInterval(() => console.log('rss MB', Math.round(process.memoryUsage().rss / 1e6)), 1000);
+const report = await pusher.send([{ ...sub, endpoint }], { title: 't', body: 'b' });
+clearInterval(timer);
+console.log(Date.now() - t, JSON.stringify(report).slice(0, 300));
+server.closeAllConnections(); server.close(); await push.close(); await pusher.close();

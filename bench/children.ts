@@ -1,0 +1,110 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { FromPushServer, SampleKeys, Tally, ToPushServer } from './push-server.ts';
+import type { SenderJob, SenderResult } from './sender.ts';
+
+const TSX = import.meta.resolve('tsx');
+const SENDER_DEADLINE_MS = 10 * 60_000;
+
+function forkTs(file: string, env: NodeJS.ProcessEnv, nodeFlags: string[] = []): ChildProcess {
+  return fork(fileURLToPath(new URL(file, import.meta.url)), [], {
+    execArgv: ['--import', TSX, ...nodeFlags],
+    env,
+    // stderr piped, not inherited: a sender must not think it writes to a terminal.
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+  });
+}
+
+function stderrOf(child: ChildProcess): () => string {
+  let text = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    text = (text + chunk).slice(-2000);
+  });
+  return () => text;
+}
+
+/** The next IPC message from `child`, or an error naming it if it exits or takes too long. */
+async function nextMessage<T>(child: ChildProcess, name: string, stderr: () => string, ms: number) {
+  const done = new AbortController();
+  const signal = AbortSignal.any([done.signal, AbortSignal.timeout(ms)]);
+  const exited = once(child, 'exit', { signal }).then(([code]) => {
+    throw new Error(`${name} exited (${code}) early:\n${stderr()}`);
+  });
+  try {
+    const [message] = await Promise.race([once(child, 'message', { signal }), exited]);
+    return message as T;
+  } catch (error) {
+    if (!signal.aborted) throw error;
+    child.kill('SIGKILL');
+    throw new Error(`${name} took over ${ms / 1000} s`);
+  } finally {
+    exited.catch(() => {});
+    done.abort();
+  }
+}
+
+/** Handle on bench/push-server.ts, running in its own process. */
+export interface PushServer {
+  origin: string;
+  host: string;
+  caFile: string;
+  reset(options: {
+    size: number;
+    latencyMs: number;
+    payload: string;
+    sample: SampleKeys[];
+  }): Promise<void>;
+  tally(targets: number): Promise<Tally>;
+  close(): Promise<void>;
+}
+
+export async function startPushServer(): Promise<PushServer> {
+  const child = forkTs('./push-server.ts', process.env);
+  const stderr = stderrOf(child);
+  const ask = async (message: ToPushServer) => {
+    child.send(message);
+    return nextMessage<FromPushServer>(child, 'the push service', stderr, 60_000);
+  };
+  const ready = await nextMessage<FromPushServer>(child, 'the push service', stderr, 60_000);
+  if (ready.type !== 'ready') throw new Error(`push service said ${ready.type}`);
+  return {
+    origin: ready.origin,
+    host: new URL(ready.origin).host,
+    caFile: ready.caFile,
+    async reset(options) {
+      await ask({ type: 'reset', ...options });
+    },
+    async tally(targets) {
+      const answer = await ask({ type: 'tally', targets });
+      if (answer.type !== 'tally') throw new Error(`push service said ${answer.type}`);
+      return answer.tally;
+    },
+    async close() {
+      if (child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      child.send({ type: 'close' } satisfies ToPushServer);
+      await exited;
+    },
+  };
+}
+
+/** Runs one sender in a fresh process (with `--cpu-prof` into `profileDir` if given). */
+export async function runSender(
+  job: SenderJob,
+  env: NodeJS.ProcessEnv,
+  profileDir?: string,
+): Promise<SenderResult> {
+  const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const child = forkTs('./sender.ts', env, profile);
+  const stderr = stderrOf(child);
+  child.send(job);
+  const result = await nextMessage<SenderResult>(
+    child,
+    `sender ${job.kind}`,
+    stderr,
+    SENDER_DEADLINE_MS,
+  );
+  if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+  return result;
+}

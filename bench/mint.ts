@@ -1,0 +1,44 @@
+import { createECDH, randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import type { Subscription } from '../src/subscription.ts';
+import type { SampleKeys } from './push-server.ts';
+
+/** Subscriptions as browsers would hand them out, and the receiving keys the push service keeps. */
+export interface Minted {
+  subscriptions: Subscription[];
+  receivers: SampleKeys[];
+}
+
+/** Mints `count` subscriptions at `<origin>/push/<index>`, each with its own P-256 key and auth. */
+export function mint(origin: string, count: number): Minted {
+  const subscriptions: Subscription[] = [];
+  const receivers: SampleKeys[] = [];
+  for (let index = 0; index < count; index++) {
+    const ecdh = createECDH('prime256v1');
+    const publicKey = ecdh.generateKeys('base64url');
+    const auth = randomBytes(16).toString('base64url');
+    subscriptions.push({
+      endpoint: `${origin}/push/${index}`,
+      expirationTime: null,
+      keys: { p256dh: publicKey, auth },
+    });
+    receivers.push({ index, privateKey: ecdh.getPrivateKey('base64url'), publicKey, auth });
+  }
+  return { subscriptions, receivers };
+}
+
+/** Writes subscriptions the way the store does (one per line), ready for openStore. */
+export async function writeSubscriptions(file: string, subscriptions: Subscription[]) {
+  const lines = subscriptions.map((s) => JSON.stringify(s));
+  await writeFile(file, `[\n${lines.join(',\n')}\n]\n`, { mode: 0o600 });
+}
+
+/** `size` distinct items of `items`, picked at random. */
+export function pick<T>(items: readonly T[], size: number): T[] {
+  const copy = [...items];
+  for (let i = 0; i < Math.min(size, copy.length); i++) {
+    const j = i + Math.floor(Math.random() * (copy.length - i));
+    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+  }
+  return copy.slice(0, size);
+}

@@ -1,0 +1,71 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Subscription } from '../src/subscription.ts';
+import { startServerProcess, tempDir } from '../test/support/processes.ts';
+import { writeSubscriptions } from './mint.ts';
+
+export interface PostLatency {
+  stored: number;
+  posts: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/**
+ * POST /api/subscriptions latency (ms) against the real server with `stored` subscriptions
+ * already in its file: each POST stores a new one on disk and sends it the welcome push.
+ */
+export async function measurePosts(options: {
+  stored: Subscription[];
+  fresh: Subscription[];
+  concurrency: number;
+  warmup: number;
+  push: { host: string; caFile: string };
+}): Promise<PostLatency> {
+  const { stored, fresh, concurrency, warmup, push } = options;
+  const dir = await tempDir('bench-post-');
+  await writeSubscriptions(join(dir, 'subscription.json'), stored);
+  const server = await startServerProcess({
+    dir,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_EXTRA_CA_CERTS: push.caFile,
+      PUSH_ALLOWED_HOSTS: push.host,
+      RATE_LIMIT: '0',
+      NODE_OPTIONS: process.env.NODE_OPTIONS,
+    },
+    timeoutMs: 30_000,
+  });
+  const url = `${server.httpUrl}/api/subscriptions`;
+  const timings: number[] = [];
+  let errors = 0;
+  try {
+    let next = 0;
+    const worker = async () => {
+      while (next < fresh.length) {
+        const index = next++;
+        const start = performance.now();
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(fresh[index]),
+          signal: AbortSignal.timeout(30_000),
+        });
+        await response.arrayBuffer();
+        if (response.status !== 201) errors++;
+        // The first few warm up connections and code paths.
+        if (index >= warmup) timings.push(performance.now() - start);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  } finally {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  timings.sort((a, b) => a - b);
+  const at = (q: number) =>
+    timings[Math.min(timings.length - 1, Math.floor(q * timings.length))] ?? NaN;
+  return { stored: stored.length, posts: timings.length, p50: at(0.5), p99: at(0.99), errors };
+}

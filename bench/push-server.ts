@@ -1,0 +1,141 @@
+// The benchmark's push service, run as its own process (forked with IPC by bench/run.ts): answers
+// 201 after an optional delay, counts messages per endpoint and fully checks only a sample, so its
+// own CPU stays low. Endpoints are `<origin>/push/<index>`.
+import { rmSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generate } from 'selfsigned';
+import { readPush } from '../test/support/push-request.ts';
+
+/** A subscription's receiving keys (base64url), sent for the sampled endpoints only. */
+export interface SampleKeys {
+  index: number;
+  privateKey: string;
+  publicKey: string;
+  auth: string;
+}
+
+export type ToPushServer =
+  | { type: 'reset'; size: number; latencyMs: number; payload: string; sample: SampleKeys[] }
+  | { type: 'tally'; targets: number }
+  | { type: 'close' };
+
+/** What arrived since the last reset, for endpoints 0..targets-1. */
+export interface Tally {
+  exactlyOnce: number;
+  missing: number;
+  duplicated: number;
+  unexpected: number;
+  verified: number;
+  sampled: number;
+  problems: string[];
+}
+
+export type FromPushServer =
+  | { type: 'ready'; origin: string; caFile: string }
+  | { type: 'reset' }
+  | { type: 'tally'; tally: Tally };
+
+const PREFIX = '/push/';
+
+const dir = await mkdtemp(join(tmpdir(), 'bench-push-'));
+const caFile = join(dir, 'ca.pem');
+const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], {
+  keyType: 'ec',
+  algorithm: 'sha256',
+  extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
+});
+await writeFile(caFile, pems.cert);
+
+let counts = new Uint32Array(0);
+let unexpected = 0;
+let latencyMs = 0;
+let payload = '';
+let sample = new Map<number, { privateKey: Buffer; publicKey: Buffer; auth: Buffer }>();
+let verified = 0;
+const problems: string[] = [];
+
+const server = createServer({ key: pems.private, cert: pems.cert }, (req, res) => {
+  const index = indexOf(req.url);
+  if (index === undefined) unexpected++;
+  else counts[index] = (counts[index] ?? 0) + 1;
+  const keys = index === undefined ? undefined : sample.get(index);
+  if (keys) {
+    // Off the hot path: only sampled requests are verified (VAPID JWT) and decrypted.
+    readPush(req, origin, keys).then(
+      (message) => {
+        if (message.payload === payload) verified++;
+        else problems.push(`push/${index}: payload ${JSON.stringify(message.payload)}`);
+        answer(res);
+      },
+      (error: unknown) => {
+        problems.push(`push/${index}: ${(error as Error).message}`);
+        res.writeHead(400).end();
+      },
+    );
+  } else {
+    req.resume();
+    req.on('end', () => answer(res));
+  }
+});
+// Longer than any pause between a sender's requests, so kept-alive sockets stay usable.
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1');
+await new Promise((resolve) => server.once('listening', resolve));
+const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+function answer(res: ServerResponse): void {
+  if (latencyMs > 0) setTimeout(() => res.writeHead(201).end(), latencyMs);
+  else res.writeHead(201).end();
+}
+
+function indexOf(url: IncomingMessage['url']): number | undefined {
+  if (!url?.startsWith(PREFIX)) return undefined;
+  const index = Number(url.slice(PREFIX.length));
+  return Number.isInteger(index) && index >= 0 && index < counts.length ? index : undefined;
+}
+
+function tally(targets: number): Tally {
+  const result = { exactlyOnce: 0, missing: 0, duplicated: 0, unexpected };
+  counts.forEach((count, index) => {
+    if (index >= targets) result.unexpected += count;
+    else if (count === 1) result.exactlyOnce++;
+    else if (count === 0) result.missing++;
+    else result.duplicated++;
+  });
+  return { ...result, verified, sampled: sample.size, problems: problems.slice(0, 5) };
+}
+
+const send = (message: FromPushServer) => process.send?.(message);
+process.on('message', (message: ToPushServer) => {
+  if (message.type === 'reset') {
+    counts = new Uint32Array(message.size);
+    ({ latencyMs, payload } = message);
+    unexpected = verified = problems.length = 0;
+    sample = new Map(
+      message.sample.map(({ index, ...keys }) => [
+        index,
+        {
+          privateKey: Buffer.from(keys.privateKey, 'base64url'),
+          publicKey: Buffer.from(keys.publicKey, 'base64url'),
+          auth: Buffer.from(keys.auth, 'base64url'),
+        },
+      ]),
+    );
+    send({ type: 'reset' });
+  } else if (message.type === 'tally') {
+    send({ type: 'tally', tally: tally(message.targets) });
+  } else {
+    process.disconnect?.();
+  }
+});
+// Stop with the runner, whatever happens to it.
+process.on('disconnect', () => {
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+});
+send({ type: 'ready', origin, caFile });

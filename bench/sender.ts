@@ -1,0 +1,91 @@
+// One sender, in its own process (forked by bench/run.ts) so its CPU time and peak RSS are its own.
+// The runner passes SUBSCRIPTION_FILE, VAPID_FILE, PUSH_ALLOWED_HOSTS and NODE_EXTRA_CA_CERTS.
+import { readFile } from 'node:fs/promises';
+import webpush from 'web-push';
+import { loadConfig } from '../src/config.ts';
+import { loadKeys } from '../src/keys.ts';
+import { createPusher } from '../src/push.ts';
+import { parseSendRequest, sendToStored } from '../src/send.ts';
+import { openStore } from '../src/store.ts';
+import type { Subscription } from '../src/subscription.ts';
+import { type Client, sendVia } from './clients.ts';
+import { cryptoFloorUs } from './floor.ts';
+
+export type SenderKind = 'tutorial' | 'ours' | Client;
+
+/** What to send, to every subscription in SUBSCRIPTION_FILE (`count` of them). */
+export interface SenderJob {
+  kind: SenderKind;
+  count: number;
+  title: string;
+  body: string;
+  concurrency: number;
+  floorIterations: number;
+}
+
+export interface SenderResult {
+  sent: number;
+  delivered: number;
+  elapsedMs: number;
+  cpuUs: number;
+  rssBefore: number;
+  maxRss: number;
+  /** The crypto floor, measured in this process just before and just after sending. */
+  floorUs: number;
+  error?: string;
+}
+
+async function run(job: SenderJob): Promise<{ sent: number; delivered: number }> {
+  const config = loadConfig();
+  const vapid = await loadKeys(config);
+  if (!vapid) throw new Error(`no VAPID keys in ${config.vapidFile}`);
+  if (job.kind === 'ours') {
+    // What `npm run send -- --all` does (scripts/send.ts), minus printing.
+    const request = parseSendRequest({ title: job.title, body: job.body, to: 'all' });
+    const store = await openStore(config.subscriptionFile);
+    const pusher = createPusher({ vapid, allowlist: config.pushAllowedHosts });
+    try {
+      const summary = await sendToStored({ store, pusher }, request);
+      return { sent: store.list().length, delivered: summary.delivered };
+    } finally {
+      await pusher.close();
+    }
+  }
+  const text = await readFile(config.subscriptionFile, 'utf8');
+  const subscriptions = JSON.parse(text) as Subscription[];
+  const payload = JSON.stringify({ title: job.title, body: job.body });
+  if (job.kind !== 'tutorial') {
+    const delivered = await sendVia(job.kind, subscriptions, payload, vapid, job.concurrency);
+    return { sent: subscriptions.length, delivered };
+  }
+  // The loop every tutorial shows: one at a time, a new VAPID JWT for each message.
+  const vapidDetails = { ...vapid };
+  let delivered = 0;
+  for (const s of subscriptions) {
+    await webpush.sendNotification(s, payload, { vapidDetails, TTL: 86_400 });
+    delivered++;
+  }
+  return { sent: subscriptions.length, delivered };
+}
+
+process.once('message', async (job: SenderJob) => {
+  const payload = JSON.stringify({ title: job.title, body: job.body });
+  const floorBefore = cryptoFloorUs(job.floorIterations / 2, payload);
+  const rssBefore = process.memoryUsage.rss();
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  let outcome: { sent: number; delivered: number; error?: string };
+  try {
+    outcome = await run(job);
+  } catch (error) {
+    outcome = { sent: 0, delivered: 0, error: String(error) };
+  }
+  const elapsedMs = performance.now() - start;
+  const { user, system } = process.cpuUsage(cpu);
+  const maxRss = process.resourceUsage().maxRSS * 1024;
+  const floorUs = (floorBefore + cryptoFloorUs(job.floorIterations / 2, payload)) / 2;
+  const cpuUs = user + system;
+  const result: SenderResult = { ...outcome, elapsedMs, cpuUs, rssBefore, maxRss, floorUs };
+  // Exit at once: kept-alive sockets of the global agent must not hold the process open.
+  process.send?.(result, () => process.exit(0));
+});

@@ -1,0 +1,105 @@
+import type { Tally } from './push-server.ts';
+import type { SenderResult } from './sender.ts';
+
+/** One sender's run in one scenario, with what the push service saw. */
+export interface Row {
+  latencyMs: number;
+  n: number;
+  sender: string;
+  result: SenderResult;
+  tally: Tally;
+  /** The (a) row whose rate this row is compared with. */
+  baseline?: Row;
+}
+
+const MB = 1024 * 1024;
+
+/** Messages per second; a sampled run's rate stands for the whole N. */
+export const rateOf = (row: Row) => row.result.sent / (row.result.elapsedMs / 1000);
+export const cpuPerMessage = (row: Row) => row.result.cpuUs / Math.max(1, row.result.sent);
+export const rssGrowthMb = (row: Row) => (row.result.maxRss - row.result.rssBefore) / MB;
+export const ratioOf = (row: Row) => (row.baseline ? rateOf(row) / rateOf(row.baseline) : NaN);
+export const sampled = (row: Row) => row.result.sent < row.n;
+
+/** Every target got exactly one message, nothing else arrived, and the whole sample checked out. */
+export function deliveryOk(row: Row): boolean {
+  const { tally, result } = row;
+  return (
+    !result.error &&
+    result.delivered === result.sent &&
+    tally.exactlyOnce === result.sent &&
+    tally.missing + tally.duplicated + tally.unexpected === 0 &&
+    tally.verified === tally.sampled &&
+    tally.problems.length === 0
+  );
+}
+
+function check(row: Row): string {
+  const { tally, result } = row;
+  const counted = `${tally.exactlyOnce}/${result.sent} once, ${tally.verified}/${tally.sampled} verified`;
+  if (deliveryOk(row)) return `ok: ${counted}`;
+  const extra = [
+    result.error,
+    tally.missing && `${tally.missing} missing`,
+    tally.duplicated && `${tally.duplicated} duplicated`,
+    tally.unexpected && `${tally.unexpected} unexpected`,
+    ...tally.problems,
+  ].filter(Boolean);
+  return `FAIL: ${counted}; ${extra.join('; ')}`;
+}
+
+const fixed = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+
+/** The benchmark table, one line per row, columns aligned. */
+export function formatRows(rows: Row[]): string {
+  const header = [
+    'latency',
+    'N',
+    'sender',
+    'sent',
+    'seconds',
+    'notif/s',
+    'vs (a)',
+    'CPU µs/msg',
+    'floor µs',
+    'CPU/floor',
+    'RSS MB',
+    '+peak MB',
+    'delivery check',
+  ];
+  const lines = rows.map((row) => {
+    const star = sampled(row) ? '*' : '';
+    return [
+      `${row.latencyMs} ms`,
+      String(row.n),
+      row.sender,
+      String(row.result.sent),
+      fixed(row.result.elapsedMs / 1000, 1),
+      `${fixed(rateOf(row))}${star}`,
+      row.baseline ? `${fixed(ratioOf(row), 1)}x` : '',
+      fixed(cpuPerMessage(row)),
+      fixed(row.result.floorUs),
+      `${fixed(cpuPerMessage(row) / row.result.floorUs, 2)}x`,
+      fixed(row.result.rssBefore / MB),
+      fixed(rssGrowthMb(row), 1),
+      check(row),
+    ];
+  });
+  return align([header, ...lines]);
+}
+
+/** Left-aligned text columns separated by two spaces; numbers right-aligned. */
+export function align(table: string[][]): string {
+  const widths = (table[0] ?? []).map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
+  return table
+    .map((r) =>
+      r
+        .map((cell, i) => {
+          const width = widths[i] ?? 0;
+          return /^[\d.,x*-]+( ms|x)?$/.test(cell) ? cell.padStart(width) : cell.padEnd(width);
+        })
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}

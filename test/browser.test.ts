@@ -1,0 +1,337 @@
+import assert from 'node:assert/strict';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, type TestContext, test } from 'node:test';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { CHROMIUM_ARGS, chromiumOrReason, trustOnly } from './support/chromium.ts';
+import { type FakePushOptions, fakePush, STORAGE_KEY } from './support/fake-push.ts';
+import {
+  childEnv,
+  ROOT,
+  runScript,
+  type ServerProcess,
+  startServerProcess,
+  tempDir,
+} from './support/processes.ts';
+import { type PushService, startPushService } from './support/push-service.ts';
+import { pushChannel, shownNotifications, workerActivated } from './support/worker.ts';
+
+const chromiumFound = chromiumOrReason();
+const RESULTS = join(ROOT, 'test-results');
+
+/** The service worker's globals used below (tsconfig has the DOM lib, not WebWorker). */
+interface WorkerScope {
+  registration: ServiceWorkerRegistration;
+  clients: { openWindow(url: string): Promise<unknown> };
+  WindowClient: { prototype: { url: string; focus(): Promise<unknown> } };
+  NotificationEvent: new (type: string, init: { notification: Notification }) => Event;
+  dispatchEvent(event: Event): boolean;
+}
+
+interface OpenPage {
+  context: BrowserContext;
+  page: Page;
+  origin: string;
+  /** Requests the page made, as "METHOD path". */
+  requests: string[];
+  /** Console errors and uncaught exceptions. */
+  errors: string[];
+  /** The response headers of the page itself. */
+  headers: Record<string, string>;
+}
+
+describe('the page in Chromium', { skip: chromiumFound.skip, timeout: 60_000 }, () => {
+  let push: PushService;
+  let server: ServerProcess;
+  let browser: Browser;
+  let httpOrigin: string;
+
+  const { missing } = chromiumFound;
+  if (missing) {
+    // CI=true: a browser test that cannot run must fail, with the one line that fixes it.
+    test('finds Chromium', () => assert.fail(missing));
+    return;
+  }
+
+  before(async () => {
+    push = await startPushService();
+    server = await startServerProcess({ dir: await tempDir(), env: childEnv(push) });
+    // http://localhost is a secure context without a certificate: the URL people open in Chrome.
+    httpOrigin = server.httpUrl.replace('127.0.0.1', 'localhost');
+    browser = await chromium.launch({
+      executablePath: chromiumFound.path,
+      args: [...CHROMIUM_ARGS, await trustOnly(join(server.dir, 'certs/cert.pem'))],
+      timeout: 15_000,
+    });
+    await mkdir(RESULTS, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    await push?.close();
+  });
+
+  /** A fresh context (its own storage and worker) on `origin`, closed when test `t` ends. */
+  async function openPage(
+    t: TestContext,
+    origin: string,
+    options: FakePushOptions = {},
+  ): Promise<OpenPage> {
+    const context = await browser.newContext({
+      viewport: { width: 900, height: 700 },
+      colorScheme: 'light',
+    });
+    t.after(() => context.close());
+    context.setDefaultTimeout(10_000);
+    if (options.permission !== 'denied') {
+      await context.grantPermissions(['notifications'], { origin });
+    }
+    await fakePush(context, () => push.subscribe(), options);
+    const page = await context.newPage();
+    const opened: OpenPage = { context, page, origin, requests: [], errors: [], headers: {} };
+    page.on('request', (request) => {
+      opened.requests.push(`${request.method()} ${new URL(request.url()).pathname}`);
+    });
+    page.on('console', (message) => {
+      if (message.type() === 'error') opened.errors.push(message.text());
+    });
+    page.on('pageerror', (error) => opened.errors.push(error.message));
+    opened.headers = (await page.goto(`${origin}/`))?.headers() ?? {};
+    assert.equal(await workerActivated(page), 'activated');
+    await page.locator('#status:not([data-state="checking"])').waitFor();
+    return opened;
+  }
+
+  /** Clicks the real Subscribe button and waits for the page to say it is subscribed. */
+  async function subscribe({ page }: OpenPage): Promise<string> {
+    await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
+    await page.locator('#status[data-state="subscribed"]').waitFor();
+    return page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.ready;
+      const subscription = await registration.pushManager.getSubscription();
+      if (!subscription) throw new Error('the page has no subscription after subscribing');
+      return subscription.endpoint;
+    });
+  }
+
+  async function storedEndpoints(): Promise<string[]> {
+    const text = await readFile(join(server.dir, 'subscription.json'), 'utf8');
+    return (JSON.parse(text) as { endpoint: string }[]).map((s) => s.endpoint);
+  }
+
+  /** The message titled `title` that the push service accepted for `endpoint`, once it has. */
+  async function received(endpoint: string, title: string) {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const found = push.received.find(
+        (r) => r.endpoint === endpoint && JSON.parse(r.payload).title === title,
+      );
+      if (found) return found;
+      if (Date.now() > deadline) assert.fail(`the push service got no "${title}" for ${endpoint}`);
+      await push.waitFor(push.received.length + 1, deadline - Date.now()).catch(() => {});
+    }
+  }
+
+  const statusText = async (page: Page) => (await page.locator('#status').textContent()) ?? '';
+  const buttons = (page: Page) =>
+    page.evaluate(() =>
+      Object.fromEntries(
+        [...document.querySelectorAll('button')].map((b) => [b.textContent, !b.disabled]),
+      ),
+    );
+
+  async function subscribesAndGetsTheWelcome(opened: OpenPage, screenshots: string) {
+    const { page } = opened;
+    assert.match(await statusText(page), /not subscribed/i);
+    assert.deepEqual(await buttons(page), {
+      Subscribe: true,
+      'Send a test notification': false,
+      Unsubscribe: false,
+    });
+    await page.screenshot({ path: join(RESULTS, `${screenshots}-before.png`) });
+
+    const endpoint = await subscribe(opened);
+    assert.ok(opened.requests.includes('GET /api/vapid-public-key'), opened.requests.join(', '));
+    assert.ok(opened.requests.includes('POST /api/subscriptions'), opened.requests.join(', '));
+    // The page subscribed with the server's key, and the server stored what the page posted.
+    const response = await fetch(`${server.httpUrl}/api/vapid-public-key`);
+    const { publicKey } = (await response.json()) as { publicKey: string };
+    const usedKey = await page.evaluate(
+      (storageKey) => JSON.parse(localStorage.getItem(storageKey) ?? '{}').key,
+      STORAGE_KEY,
+    );
+    assert.equal(usedKey, publicKey);
+    assert.ok((await storedEndpoints()).includes(endpoint), 'subscription.json holds it');
+
+    await received(endpoint, 'Notifications are on');
+    assert.equal(await statusText(page), `Subscribed through ${push.host}.`);
+    await page.locator('#detail', { hasText: 'welcome notification is on its way' }).waitFor();
+    assert.deepEqual(await buttons(page), {
+      Subscribe: false,
+      'Send a test notification': true,
+      Unsubscribe: true,
+    });
+    await page.screenshot({ path: join(RESULTS, `${screenshots}-after.png`) });
+    assert.deepEqual(opened.errors, []);
+    return endpoint;
+  }
+
+  test('over http://localhost the worker activates and Subscribe sends the welcome push', async (t) => {
+    await subscribesAndGetsTheWelcome(await openPage(t, httpOrigin), 'http');
+  });
+
+  test('over HTTPS, trusting only our certificate, Subscribe works the same', async (t) => {
+    const opened = await openPage(t, server.httpsUrl);
+    assert.ok(opened.origin.startsWith('https://'));
+    await subscribesAndGetsTheWelcome(opened, 'https');
+  });
+
+  test('a message from scripts/send.ts reaches the worker as a notification', async (t) => {
+    const opened = await openPage(t, httpOrigin);
+    const endpoint = await subscribe(opened);
+    // The tests run one at a time, so the latest subscription, send's default, is this one.
+    const sent = await runScript(
+      'send',
+      ['--title', 'Backup', '--url', '/reports/today', 'Backup finished'],
+      { cwd: server.dir, env: childEnv(push) },
+    );
+    assert.equal(sent.code, 0, sent.stdout + sent.stderr);
+    assert.match(sent.stdout, /delivered 1/);
+    const relayed = await received(endpoint, 'Backup');
+
+    const channel = await pushChannel(opened.context, opened.page, opened.origin);
+    await channel.push(relayed.payload);
+    const shown = await shownNotifications(opened.page);
+    assert.equal(shown.length, 1);
+    assert.equal(shown[0]?.title, 'Backup');
+    assert.equal(shown[0]?.body, 'Backup finished');
+    assert.equal(shown[0]?.data?.url, '/reports/today');
+    assert.ok(shown[0]?.icon.endsWith('/icon-192.png'));
+    await channel.detach();
+  });
+
+  test('a plain-text push shows the default title with the text as its body', async (t) => {
+    const opened = await openPage(t, httpOrigin);
+    const channel = await pushChannel(opened.context, opened.page, opened.origin);
+    await channel.push('The build is green');
+    const shown = await shownNotifications(opened.page);
+    assert.deepEqual(
+      shown.map(({ title, body, data }) => ({ title, body, data })),
+      [{ title: 'Simple Web Push', body: 'The build is green', data: { url: '/' } }],
+    );
+    await channel.detach();
+  });
+
+  test('"Send a test notification" pushes to this browser and Unsubscribe removes it', async (t) => {
+    const opened = await openPage(t, httpOrigin);
+    const { page } = opened;
+    const endpoint = await subscribe(opened);
+    await received(endpoint, 'Notifications are on');
+
+    await page.getByRole('button', { name: 'Send a test notification' }).click();
+    await page.locator('#detail', { hasText: 'Test notification sent.' }).waitFor();
+    await received(endpoint, 'Test notification');
+
+    await page.getByRole('button', { name: 'Unsubscribe' }).click();
+    await page.locator('#status[data-state="not-subscribed"]').waitFor();
+    assert.match(await statusText(page), /not subscribed/i);
+    assert.ok(!(await storedEndpoints()).includes(endpoint), 'subscription.json no longer has it');
+    assert.deepEqual(await buttons(page), {
+      Subscribe: true,
+      'Send a test notification': false,
+      Unsubscribe: false,
+    });
+    assert.deepEqual(opened.errors, []);
+  });
+
+  test('denied permission shows the blocked status and posts nothing', async (t) => {
+    const opened = await openPage(t, httpOrigin, { permission: 'denied' });
+    const { page } = opened;
+    await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
+    await page.locator('#status[data-state="blocked"]').waitFor();
+    assert.match(await statusText(page), /blocked/);
+    assert.match((await page.locator('#detail').textContent()) ?? '', /site settings/);
+    assert.deepEqual(
+      opened.requests.filter((r) => r.includes('/api/subscriptions')),
+      [],
+    );
+    assert.deepEqual(await buttons(page), {
+      Subscribe: false,
+      'Send a test notification': false,
+      Unsubscribe: false,
+    });
+    await page.screenshot({ path: join(RESULTS, 'blocked.png') });
+  });
+
+  test('the page loads cleanly with a strict CSP and an installable manifest', async (t) => {
+    const opened = await openPage(t, httpOrigin);
+    const { page } = opened;
+    const csp = opened.headers['content-security-policy'] ?? '';
+    assert.match(csp, /script-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe-inline/);
+    assert.equal(opened.headers['x-content-type-options'], 'nosniff');
+    assert.ok(opened.headers['referrer-policy'], 'a Referrer-Policy');
+    assert.equal(await page.locator('html').getAttribute('lang'), 'en');
+    assert.equal(await page.title(), 'Simple Web Push');
+
+    const href = await page.locator('link[rel="manifest"]').getAttribute('href');
+    const manifestUrl = new URL(href ?? '', page.url());
+    const manifest = await page.evaluate(
+      async (url) => (await fetch(url)).json(),
+      manifestUrl.href,
+    );
+    assert.equal(manifest.name, 'Simple Web Push');
+    assert.equal(manifest.start_url, '/');
+    assert.equal(manifest.display, 'standalone');
+    const icon = manifest.icons.find(
+      (i: { sizes: string; type: string }) => i.sizes === '192x192' && i.type === 'image/png',
+    );
+    assert.ok(icon, 'a 192x192 PNG icon');
+    const size = await page.evaluate(async (src) => {
+      const image = new Image();
+      image.src = src;
+      await image.decode();
+      return [image.naturalWidth, image.naturalHeight];
+    }, new URL(icon.src, manifestUrl).href);
+    assert.deepEqual(size, [192, 192]);
+    assert.deepEqual(opened.errors, []);
+  });
+
+  test('clicking a notification focuses the tab on its url, or opens it', async (t) => {
+    const opened = await openPage(t, httpOrigin);
+    const worker =
+      opened.context.serviceWorkers()[0] ?? (await opened.context.waitForEvent('serviceworker'));
+    // A synthetic click cannot open windows, so record the worker's choice instead (DESIGN.md).
+    const choices = await worker.evaluate(async () => {
+      const sw = globalThis as unknown as WorkerScope;
+      const actions: string[] = [];
+      sw.clients.openWindow = async (url) => {
+        actions.push(`open ${url}`);
+        return null;
+      };
+      sw.WindowClient.prototype.focus = async function () {
+        actions.push(`focus ${this.url}`);
+        return this;
+      };
+      for (const url of ['/', '/reports/today', 'https://example.com/x']) {
+        await sw.registration.showNotification('Click me', { tag: url, data: { url } });
+        const [notification] = await sw.registration.getNotifications({ tag: url });
+        if (!notification) throw new Error(`no notification for ${url}`);
+        const event = new sw.NotificationEvent('notificationclick', { notification });
+        // waitUntil refuses untrusted events; collect the promise and await it here instead.
+        const pending: Promise<unknown>[] = [];
+        Object.defineProperty(event, 'waitUntil', { value: pending.push.bind(pending) });
+        sw.dispatchEvent(event);
+        await Promise.all(pending);
+      }
+      return { actions, left: (await sw.registration.getNotifications()).length };
+    });
+    assert.deepEqual(choices.actions, [
+      `focus ${opened.origin}/`,
+      `open ${opened.origin}/reports/today`,
+      'open https://example.com/x',
+    ]);
+    assert.equal(choices.left, 0, 'each clicked notification is closed');
+  });
+});

@@ -1,0 +1,268 @@
+import assert from 'node:assert/strict';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { generateKeys, saveKeys } from '../src/keys.ts';
+import { type CliResult, childEnv, runScript, tempDir } from './support/processes.ts';
+import {
+  type MintedSubscription,
+  type PushService,
+  startPushService,
+} from './support/push-service.ts';
+
+let push: PushService;
+const dirs: string[] = [];
+// Each test has its own directory and endpoints, so the CLIs can run side by side.
+const parallel = { concurrency: 4 };
+
+before(async () => {
+  push = await startPushService();
+});
+
+after(async () => {
+  await push.close();
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+async function newDir(): Promise<string> {
+  const dir = await tempDir('swps-cli-');
+  dirs.push(dir);
+  return dir;
+}
+
+/** A directory as the server leaves it: VAPID keys and `count` subscriptions, newest last. */
+async function populated(count: number): Promise<{ dir: string; subs: MintedSubscription[] }> {
+  const dir = await newDir();
+  await saveKeys(join(dir, 'vapid.json'), generateKeys('mailto:cli-test@example.com'));
+  const subs = Array.from({ length: count }, () => push.subscribe());
+  await writeFile(join(dir, 'subscription.json'), JSON.stringify(subs));
+  return { dir, subs };
+}
+
+/** Runs a CLI; no expected outcome ever prints a stack trace. */
+async function run(name: 'send' | 'keys', dir: string, args: string[]): Promise<CliResult> {
+  const result = await runScript(name, args, { cwd: dir, env: childEnv(push) });
+  assert.doesNotMatch(result.stdout + result.stderr, /\n\s+at |Error:/, 'no stack trace');
+  return result;
+}
+
+const stored = async (dir: string): Promise<MintedSubscription[]> =>
+  JSON.parse(await readFile(join(dir, 'subscription.json'), 'utf8'));
+const vapidOf = async (dir: string) => JSON.parse(await readFile(join(dir, 'vapid.json'), 'utf8'));
+const arrived = (sub: MintedSubscription) =>
+  push.received.filter((message) => message.endpoint === sub.endpoint);
+
+/** An error line, a blank line, then the help text. */
+function assertUsage(result: CliResult, label = ''): void {
+  assert.equal(result.code, 2, `${label}: ${result.stderr}`);
+  assert.equal(result.stdout, '', label);
+  const [first, blank, usage] = result.stderr.split('\n');
+  assert.match(first ?? '', /^error: \S/, label);
+  assert.equal(blank, '', label);
+  assert.match(usage ?? '', /^Usage: npm run /, label);
+}
+
+describe('npm run send', parallel, () => {
+  test('sends the message to the latest subscription with the default title', async () => {
+    const { dir, subs } = await populated(2);
+    const [older, latest] = subs as [MintedSubscription, MintedSubscription];
+    const result = await run('send', dir, ['Backup', 'finished']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, 'delivered 1\n');
+    assert.equal(arrived(older).length, 0);
+    const [message] = arrived(latest);
+    assert.deepEqual(JSON.parse(message?.payload ?? ''), {
+      title: 'Simple Web Push',
+      body: 'Backup finished',
+    });
+    assert.equal(message?.ttl, 86400);
+    assert.equal(message?.vapidPublicKey, (await vapidOf(dir)).publicKey);
+    assert.equal(message?.claims.sub, 'mailto:cli-test@example.com');
+  });
+
+  test('passes --title --url --icon --tag --ttl --urgency --topic through as given', async () => {
+    const { dir, subs } = await populated(1);
+    const result = await run('send', dir, [
+      ...['--title', 'Deploy', '--url', 'https://example.com/runs/7', '--icon', '/icon.png'],
+      ...['--tag', 'deploy', '--ttl', '120', '--urgency', 'low', '--topic', 'deploy-7'],
+      'Deploy done',
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const [message] = arrived(subs[0] as MintedSubscription);
+    assert.deepEqual(JSON.parse(message?.payload ?? ''), {
+      title: 'Deploy',
+      body: 'Deploy done',
+      url: 'https://example.com/runs/7',
+      icon: '/icon.png',
+      tag: 'deploy',
+    });
+    assert.equal(message?.ttl, 120);
+    assert.equal(message?.urgency, 'low');
+    assert.equal(message?.topic, 'deploy-7');
+  });
+
+  test('--all reaches every stored subscription exactly once', async () => {
+    const { dir, subs } = await populated(3);
+    const result = await run('send', dir, ['--all', 'To everyone']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, 'delivered 3\n');
+    for (const sub of subs) assert.equal(arrived(sub).length, 1);
+  });
+
+  test('removes the subscriptions answered 410 and 404 and prints "removed"', async () => {
+    const { dir, subs } = await populated(3);
+    const [gone410, gone404, alive] = subs as [MintedSubscription, ...MintedSubscription[]];
+    push.behave(gone410.endpoint, { status: 410 });
+    push.behave(gone404?.endpoint ?? '', { status: 404 });
+    const result = await run('send', dir, ['--all', 'Anyone there?']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^delivered 1\nremoved 2 expired/);
+    assert.deepEqual(await stored(dir), [alive]);
+  });
+
+  test('exits 1 when nothing was delivered because the only subscription is gone', async () => {
+    const { dir, subs } = await populated(1);
+    push.behave(subs[0]?.endpoint ?? '', { status: 410 });
+    const result = await run('send', dir, ['Hello']);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /^removed 1 expired/);
+    assert.deepEqual(await stored(dir), []);
+  });
+
+  test('keeps the subscription on 429 and 500, prints status and reason, and exits 1', async () => {
+    const { dir, subs } = await populated(2);
+    const [limited, broken] = subs as [MintedSubscription, MintedSubscription];
+    // Longer than the CLI's longest honoured Retry-After (60 s): it fails at once.
+    push.behave(limited.endpoint, { status: 429, retryAfter: 3600, body: 'slow down' });
+    push.behave(broken.endpoint, { status: 500, body: 'push service broke' });
+    const result = await run('send', dir, ['--all', 'Hello']);
+    assert.equal(result.code, 1);
+    const lines = result.stdout.trimEnd().split('\n');
+    assert.equal(lines[0], 'failed 2');
+    assert.deepEqual(lines.slice(1).sort(), [
+      `  ${push.host}: 429 slow down`,
+      `  ${push.host}: 500 push service broke`,
+    ]);
+    assert.deepEqual(await stored(dir), subs);
+  });
+
+  test('with no subscription stored, exits 1 with one line saying to subscribe', async () => {
+    const dir = await newDir();
+    await saveKeys(join(dir, 'vapid.json'), generateKeys());
+    const result = await run('send', dir, ['Hello']);
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, '');
+    assert.equal(
+      result.stderr,
+      'error: no subscription is stored yet: open the page and click Subscribe\n',
+    );
+  });
+
+  test('exits 2 with a one-line error and the help on wrong usage, sending nothing', async () => {
+    const { dir, subs } = await populated(1);
+    const wrong = [
+      ['--nope', 'Hello'],
+      ['--urgency', 'asap', 'Hello'],
+      ['--ttl', 'soon', 'Hello'],
+      ['--ttl', '-1', 'Hello'],
+      ['--ttl=-1', 'Hello'],
+      ['--title', 'No message'],
+      [],
+    ];
+    const results = await Promise.all(wrong.map((args) => run('send', dir, args)));
+    results.forEach((result, i) => {
+      assertUsage(result, `send ${wrong[i]?.join(' ')}`);
+    });
+    assert.match(results[1]?.stderr ?? '', /^error: urgency must be one of very-low, low/);
+    assert.match(results[2]?.stderr ?? '', /^error: ttl must be whole seconds/);
+    assert.match(
+      results[3]?.stderr ?? '',
+      /^error: Option '--ttl' argument is ambiguous\. Did you forget/,
+    );
+    assert.match(results[4]?.stderr ?? '', /^error: ttl must be whole seconds/);
+    assert.match(results[5]?.stderr ?? '', /^error: the message is missing/);
+    assert.equal(arrived(subs[0] as MintedSubscription).length, 0);
+  });
+
+  test('--help prints the usage and exits 0', async () => {
+    const result = await run('send', await newDir(), ['--help']);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /^Usage: npm run send -- \[options\] "message"/);
+    assert.match(result.stdout, /--urgency/);
+    assert.equal(result.stderr, '');
+  });
+});
+
+describe('npm run keys', parallel, () => {
+  test('creates vapid.json with mode 0600 and prints the public key', async () => {
+    const dir = await newDir();
+    const result = await run('keys', dir, []);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal((await stat(join(dir, 'vapid.json'))).mode & 0o777, 0o600);
+    const keys = await vapidOf(dir);
+    assert.equal(result.stdout.trimEnd().split('\n').at(-1), keys.publicKey);
+    assert.equal(Buffer.from(keys.publicKey, 'base64url').length, 65);
+    assert.match(result.stdout, /^Created VAPID keys/);
+  });
+
+  test('refuses to replace existing keys without --force and says why', async () => {
+    const { dir } = await populated(1);
+    const before = await readFile(join(dir, 'vapid.json'), 'utf8');
+    const result = await run('keys', dir, []);
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, '');
+    assert.equal(result.stderr.trimEnd().split('\n').length, 1);
+    assert.match(result.stderr, /already holds keys/);
+    assert.match(result.stderr, /every stored subscription.*bound to the old public key/);
+    assert.match(result.stderr, /--force/);
+    assert.equal(await readFile(join(dir, 'vapid.json'), 'utf8'), before);
+  });
+
+  test('--force replaces the keys and says browsers must subscribe again', async () => {
+    const { dir } = await populated(1);
+    const before = await vapidOf(dir);
+    const result = await run('keys', dir, ['--force']);
+    assert.equal(result.code, 0, result.stderr);
+    const after = await vapidOf(dir);
+    assert.notEqual(after.publicKey, before.publicKey);
+    assert.notEqual(after.privateKey, before.privateKey);
+    assert.equal(after.subject, before.subject);
+    assert.equal((await stat(join(dir, 'vapid.json'))).mode & 0o777, 0o600);
+    assert.match(result.stdout, /^Replaced VAPID keys/);
+    assert.match(result.stdout, /subscribe again/);
+    assert.equal(result.stdout.trimEnd().split('\n').at(-1), after.publicKey);
+  });
+
+  test('--subject alone changes the subject and keeps the keys', async () => {
+    const { dir } = await populated(1);
+    const before = await vapidOf(dir);
+    const result = await run('keys', dir, ['--subject', 'https://ops.example.org/contact']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(await vapidOf(dir), { ...before, subject: 'https://ops.example.org/contact' });
+    assert.match(result.stdout, /keys are unchanged/);
+  });
+
+  test('refuses a localhost subject with exit 2 and the Apple explanation', async () => {
+    const { dir } = await populated(1);
+    const before = await readFile(join(dir, 'vapid.json'), 'utf8');
+    const fresh = await newDir();
+    const results = await Promise.all([
+      run('keys', dir, ['--subject', 'mailto:me@localhost']),
+      run('keys', dir, ['--subject', 'https://localhost:4443']),
+      run('keys', fresh, ['--subject', 'mailto:me@localhost']),
+    ]);
+    for (const result of results) {
+      assertUsage(result);
+      assert.match(result.stderr, /^error: .*localhost.*Apple rejects/);
+    }
+    assert.equal(await readFile(join(dir, 'vapid.json'), 'utf8'), before);
+    await assert.rejects(stat(join(fresh, 'vapid.json')), { code: 'ENOENT' });
+  });
+
+  test('--help prints the usage and exits 0', async () => {
+    const result = await run('keys', await newDir(), ['--help']);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /^Usage: npm run keys/);
+    assert.equal(result.stderr, '');
+  });
+});
