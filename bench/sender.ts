@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import webpush from 'web-push';
 import { loadConfig } from '../src/config.ts';
 import { loadKeys } from '../src/keys.ts';
+import { createProgress } from '../src/progress.ts';
 import { createPusher } from '../src/push.ts';
 import { parseSendRequest, sendToStored } from '../src/send.ts';
 import { openStore } from '../src/store.ts';
@@ -40,14 +41,19 @@ async function run(job: SenderJob): Promise<{ sent: number; delivered: number }>
   const vapid = await loadKeys(config);
   if (!vapid) throw new Error(`no VAPID keys in ${config.vapidFile}`);
   if (job.kind === 'ours') {
-    // What `npm run send -- --all` does (scripts/send.ts), minus printing.
+    // What `npm run send -- --all` does (scripts/send.ts), minus printing the summary.
     const request = parseSendRequest({ title: job.title, body: job.body, to: 'all' });
     const store = await openStore(config.subscriptionFile);
     const pusher = createPusher({ vapid, allowlist: config.pushAllowedHosts });
+    const progress = createProgress({
+      write: (text) => process.stderr.write(text),
+      isTTY: process.stderr.isTTY === true,
+    });
     try {
-      const summary = await sendToStored({ store, pusher }, request);
+      const summary = await sendToStored({ store, pusher }, request, progress.update);
       return { sent: store.list().length, delivered: summary.delivered };
     } finally {
+      progress.finish();
       await pusher.close();
     }
   }

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
 import { ConfigError } from '../src/errors.ts';
 import { loadKeys } from '../src/keys.ts';
+import { createProgress } from '../src/progress.ts';
 import { createPusher } from '../src/push.ts';
 import { parseSendRequest, type SendSummary, sendToStored } from '../src/send.ts';
 import { openStore } from '../src/store.ts';
@@ -56,14 +57,21 @@ await runCli(HELP, async () => {
   const keys = await loadKeys(config);
   if (!keys) throw new ConfigError(`no VAPID keys in ${config.vapidFile}: start the server first`);
   const pusher = createPusher({ vapid: keys, allowlist: config.pushAllowedHosts });
+  // On a terminal only: a pipe or a log file gets nothing but the summary.
+  const progress = createProgress({
+    write: (text) => process.stderr.write(text),
+    isTTY: process.stderr.isTTY === true,
+  });
+  let summary: SendSummary;
   try {
-    const summary = await sendToStored({ store, pusher }, request);
-    print(summary);
-    // Exit 1 unless every push was delivered or its subscription turned out to be gone.
-    if (summary.failed.length > 0 || summary.delivered === 0) process.exitCode = 1;
+    summary = await sendToStored({ store, pusher }, request, progress.update);
   } finally {
+    progress.finish();
     await pusher.close();
   }
+  print(summary);
+  // Exit 1 when anything failed, or when nothing was delivered (the only subscription was gone).
+  if (summary.failed.length > 0 || summary.delivered === 0) process.exitCode = 1;
 });
 
 function print({ delivered, removed, failed }: SendSummary): void {

@@ -155,11 +155,11 @@ test('exits 0 within a few seconds of SIGTERM', async () => {
 });
 
 test('on SIGTERM with a welcome push stalled in flight, cuts it at the 5 s deadline and exits 0', async () => {
-  const server = await start(await newDir());
+  const busy = await start(await newDir());
   const subscription = push.subscribe();
   push.behave(subscription.endpoint, { stall: true });
   const requests = push.requests;
-  const answer = post(`${server.httpUrl}/api/subscriptions`, subscription).then(
+  const answer = post(`${busy.httpUrl}/api/subscriptions`, subscription).then(
     (response) => response.status,
     (error: unknown) => (error as Error).message,
   );
@@ -169,7 +169,7 @@ test('on SIGTERM with a welcome push stalled in flight, cuts it at the 5 s deadl
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   const started = Date.now();
-  const code = await server.stop('SIGTERM');
+  const code = await busy.stop('SIGTERM');
   const elapsed = Date.now() - started;
   const outcome = await answer;
   assert.equal(code, 0);

@@ -1,0 +1,23 @@
+import { writeFile, readFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runServer, tempDir, childEnv } from '../test/support/processes.ts';
+import { startPushService } from '../test/support/push-service.ts';
+const push = await startPushService();
+const dir = await tempDir();
+let r = await runServer({ dir, env: childEnv(push), timeoutMs: 8000 });
+console.log('first', r.code);
+// make a valid start first, then break key.pem
+const dir2 = await tempDir();
+const s = await import('../test/support/processes.ts');
+const srv = await s.startServerProcess({ dir: dir2, env: childEnv(push) });
+await srv.stop();
+await writeFile(join(dir2, 'certs/key.pem'), '-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n');
+r = await runServer({ dir: dir2, env: childEnv(push), timeoutMs: 8000 });
+console.log('garbage key', r.code, JSON.stringify(r.stderr.slice(0, 600)));
+await writeFile(join(dir2, 'certs/key.pem'), (await import('node:crypto')).generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+r = await runServer({ dir: dir2, env: childEnv(push), timeoutMs: 8000 });
+console.log('mismatched key', r.code, JSON.stringify(r.stderr.slice(0, 600)));
+await writeFile(join(dir2, 'certs/cert.pem'), 'garbage');
+r = await runServer({ dir: dir2, env: childEnv(push), timeoutMs: 8000 });
+console.log('garbage cert', r.code, JSON.stringify(r.stderr.slice(0, 600)), (await readFile(join(dir2, 'certs/cert.pem'),'utf8')).slice(0,30));
+await push.close();
