@@ -21,6 +21,7 @@ POST /api/subscriptions latency with 100, 1,000 and 10,000 subscriptions stored.
   --latency <list>         added push-service latency per response, ms (default 0,50)
   --sample-a <count>       with latency, (a) sends to this many and is extrapolated (default 200)
   --verify <count>         messages per run the push service verifies and decrypts (default 200)
+  --senders <list>         tutorial (a), ours (b) or both (default tutorial,ours)
   --client <list>          also send with node:https and undici at 0 ms (default https,undici; none)
   --concurrency <count>    requests in flight for --client runs (default ${DEFAULT_CONCURRENCY})
   --floor-iterations <n>   crypto floor iterations, in each sender (default 3000)
@@ -36,6 +37,7 @@ const { values: flags } = parseArgs({
     latency: { type: 'string', default: '0,50' },
     'sample-a': { type: 'string', default: '200' },
     verify: { type: 'string', default: '200' },
+    senders: { type: 'string', default: 'tutorial,ours' },
     client: { type: 'string', default: 'https,undici' },
     concurrency: { type: 'string', default: String(DEFAULT_CONCURRENCY) },
     'floor-iterations': { type: 'string', default: '3000' },
@@ -114,8 +116,11 @@ try {
       };
       const job = { title, body, concurrency, count: n, floorIterations };
       const countA = latencyMs > 0 ? Math.min(sampleA, n) : n;
-      const a = await run('(a) tutorial loop', { ...job, kind: 'tutorial', count: countA });
-      await run('(b) send --all', { ...job, kind: 'ours' }, a);
+      const senders = String(flags.senders).split(',');
+      const a = senders.includes('tutorial')
+        ? await run('(a) tutorial loop', { ...job, kind: 'tutorial', count: countA })
+        : undefined;
+      if (senders.includes('ours')) await run('(b) send --all', { ...job, kind: 'ours' }, a);
       if (latencyMs > 0) continue;
       for (const client of clients) await run(`(c) ${client}`, { ...job, kind: client }, a);
     }

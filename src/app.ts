@@ -114,6 +114,10 @@ export function createApp(deps: AppDeps) {
     } catch (error) {
       if (res.headersSent) {
         res.destroy();
+      } else if (error === req.errored) {
+        // Reading the request failed: the client hung up or a timeout cut it off. No one to
+        // answer, and not our fault: logging a stack here would let slow clients flood the log.
+        res.destroy();
       } else if (error instanceof HttpError) {
         // Unread request bodies (413) are not worth draining: close the connection instead.
         const close: Record<string, string> = error.status === 413 ? { Connection: 'close' } : {};

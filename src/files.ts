@@ -4,12 +4,26 @@ import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from './errors.ts';
 
-/** Writes a file atomically: temp file, fsync, rename, fsync of the directory. */
-export async function writeFileAtomic(file: string, data: string, mode = 0o600): Promise<void> {
+/**
+ * Writes a file atomically: temp file, fsync, rename, fsync of the directory. `data` may be a
+ * list of buffers, written with one writev: no large string or buffer to build first.
+ */
+export async function writeFileAtomic(
+  file: string,
+  data: string | readonly Buffer[],
+  mode = 0o600,
+): Promise<void> {
   const temp = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx', mode);
   try {
-    await handle.writeFile(data);
+    if (typeof data === 'string') {
+      await handle.writeFile(data);
+    } else {
+      const size = data.reduce((sum, buffer) => sum + buffer.length, 0);
+      const { bytesWritten } = await handle.writev(data);
+      // libuv returns a short count, not an error, when the disk fills part-way.
+      if (bytesWritten !== size) throw new Error(`wrote ${bytesWritten} of ${size} bytes`);
+    }
     await handle.sync();
   } catch (error) {
     await handle.close();

@@ -67,7 +67,7 @@ export interface Pusher {
 export const MAX_PAYLOAD_BYTES = 3993;
 export const DEFAULT_TTL = 24 * 60 * 60;
 /** Requests in flight per push-service origin unless told otherwise. */
-export const DEFAULT_CONCURRENCY = 64;
+export const DEFAULT_CONCURRENCY = 100;
 const JWT_LIFETIME = 12 * 60 * 60;
 // Renewed an hour before expiry: well inside RFC 8292's 24 h, and Apple's "not more than hourly".
 const JWT_RENEW_BEFORE = 60 * 60;

@@ -1,4 +1,4 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,7 @@ export async function loadOrCreateCertificate(certDir: string): Promise<Certific
   const [key, cert] = await Promise.all([readIfExists(keyFile), readIfExists(certFile)]);
   if (key && cert) {
     const x509 = parse(cert, certFile);
+    checkKey(x509, key, keyFile);
     if (Date.parse(x509.validTo) > Date.now() + DAY) {
       return { key, cert, keyFile, certFile, spki: spkiHash(x509), created: false };
     }
@@ -72,6 +73,19 @@ function parse(cert: string, file: string): X509Certificate {
     return new X509Certificate(cert);
   } catch {
     throw new ConfigError(`${file} is not a PEM certificate; remove ${file} to make a new one`);
+  }
+}
+
+/** A broken or foreign key.pem would otherwise fail later inside OpenSSL, with a stack trace. */
+function checkKey(x509: X509Certificate, key: string, keyFile: string): void {
+  let matches = false;
+  try {
+    matches = x509.checkPrivateKey(createPrivateKey(key));
+  } catch {}
+  if (!matches) {
+    throw new ConfigError(
+      `${keyFile} is not the private key of cert.pem beside it; remove both to make a new pair`,
+    );
   }
 }
 
