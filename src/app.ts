@@ -118,12 +118,13 @@ export function createApp(deps: AppDeps) {
         // Reading the request failed: the client hung up or a timeout cut it off. No one to
         // answer, and not our fault: logging a stack here would let slow clients flood the log.
         res.destroy();
-      } else if (error instanceof HttpError) {
+      } else if (error instanceof HttpError && error.status < 500) {
         // Unread request bodies (413) are not worth draining: close the connection instead.
         const close: Record<string, string> = error.status === 413 ? { Connection: 'close' } : {};
         sendJson(res, error.status, { error: error.message }, { ...error.headers, ...close });
       } else {
-        log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : error}`);
+        // Our failure (a bug, or a save that failed): the details are for the log, not the client.
+        log(`internal error: ${describe(error)}`);
         sendJson(res, 500, { error: 'internal error' });
       }
     }
@@ -142,4 +143,10 @@ function endpointOf(body: unknown): string {
     throw new HttpError(400, 'the body must be {"endpoint": "<subscription endpoint>"}');
   }
   return endpoint;
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `\n  cause: ${error.cause.message}` : '';
+  return `${error.stack ?? error.message}${cause}`;
 }

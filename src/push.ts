@@ -172,7 +172,7 @@ export function createPusher(options: PusherOptions): Pusher {
           bodyTimeout: timeoutMs,
           signal: closing.signal,
         });
-        const text = (await response.body.text()).trim().slice(0, 200);
+        const text = await readReason(response.body, timeoutMs);
         const status = response.statusCode;
         if (status >= 200 && status < 300) return 'delivered';
         // RFC 8030 §7.3: the subscription no longer exists.
@@ -245,6 +245,26 @@ function groupByOrigin(subscriptions: readonly Subscription[]): Map<string, Subs
     else groups.set(origin, [subscription]);
   }
   return groups;
+}
+
+/**
+ * Up to 200 characters of a response body, read for at most `ms`: bodyTimeout only limits the
+ * pause between chunks, so an endless or trickling body would hold the request and fill memory.
+ */
+async function readReason(body: Dispatcher.ResponseData['body'], ms: number): Promise<string> {
+  const timer = setTimeout(() => body.destroy(), ms);
+  let text = '';
+  try {
+    for await (const chunk of body.setEncoding('utf8')) {
+      text += chunk;
+      if (text.length >= 200) break;
+    }
+  } catch {
+    // Cut off: the status decides the outcome; what arrived so far is the reason.
+  } finally {
+    clearTimeout(timer);
+  }
+  return text.trim().slice(0, 200);
 }
 
 /** RFC 9110 §10.2.3: Retry-After is delay-seconds or an HTTP date. */

@@ -132,8 +132,12 @@ function dropSilentConnections(server: Server): void {
 async function closeGracefully(server: Server): Promise<void> {
   const closed = new Promise((resolve) => server.close(resolve));
   server.closeIdleConnections();
+  // A keep-alive connection turns idle when its response in flight is sent: close it then, or
+  // it would stay open (and could bring new requests) until the deadline.
+  const sweep = setInterval(() => server.closeIdleConnections(), 100);
   const deadline = setTimeout(() => server.closeAllConnections(), SHUTDOWN_DEADLINE_MS);
   await closed;
+  clearInterval(sweep);
   clearTimeout(deadline);
 }
 

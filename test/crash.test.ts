@@ -69,7 +69,7 @@ async function subscribe(pool: Pool): Promise<string | undefined> {
 
 async function storedEndpoints(dir: string): Promise<string[]> {
   const entries = JSON.parse(await readFile(join(dir, 'subscription.json'), 'utf8'));
-  assert.ok(Array.isArray(entries));
+  assert.ok(Array.isArray(entries), 'subscription.json holds an array');
   return entries.map((entry: { endpoint: string }) => entry.endpoint);
 }
 

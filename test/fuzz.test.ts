@@ -185,7 +185,10 @@ test(`parseSubscription returns a clean value on the allowlist or a 400/422, for
       assert.equal(Object.getPrototypeOf(accepted), Object.prototype);
       assert.deepEqual(Object.keys(accepted), ['endpoint', 'expirationTime', 'keys']);
       assert.deepEqual(Object.keys(accepted.keys), ['p256dh', 'auth']);
-      assert.ok(accepted.expirationTime === null || Number.isFinite(accepted.expirationTime));
+      assert.ok(
+        accepted.expirationTime === null || Number.isFinite(accepted.expirationTime),
+        'expirationTime is null or a number',
+      );
       assert.equal(Buffer.from(accepted.keys.auth, 'base64url').length, 16);
       assert.equal(Buffer.from(accepted.keys.p256dh, 'base64url')[0], 4);
       counts.accepted++;

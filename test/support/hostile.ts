@@ -45,84 +45,35 @@ export function allowedEndpoints(r: Rng): string[] {
   ];
 }
 
+/** Whitespace-separated words: long lists of hosts stay readable. */
+const words = (text: string): string[] => text.trim().split(/\s+/);
+
 /** Loopback in every notation WHATWG URL accepts, and other places an SSRF likes to reach. */
-const LOOPBACK = [
-  '127.0.0.1',
-  '127.1',
-  '127.0.1',
-  '127.000.000.001',
-  '2130706433',
-  '0x7f000001',
-  '0x7f.0.0.1',
-  '0x7f.1',
-  '0177.0.0.1',
-  '0177.0000.0000.0001',
-  '017700000001',
-  'localhost',
-  'LOCALHOST',
-  'localhost.',
-  '127.0.0.1.',
-  '[::1]',
-  '[0::1]',
-  '[0:0:0:0:0:0:0:1]',
-  '[::ffff:127.0.0.1]',
-  '[::ffff:7f00:1]',
-  '[0:0:0:0:0:ffff:7f00:1]',
-  '[::127.0.0.1]',
-  '[::]',
-  '0',
-  '0.0.0.0',
-] as const;
-const ELSEWHERE = [
-  '169.254.169.254',
-  '0xa9fea9fe',
-  '[fd00:ec2::254]',
-  '100.100.100.200',
-  '10.0.0.1',
-  '192.168.1.1',
-  '[fe80::1]',
-  'metadata.google.internal',
-  'evil.com',
-] as const;
+const LOOPBACK = words(`
+  127.0.0.1 127.1 127.0.1 127.000.000.001 2130706433 0x7f000001 0x7f.0.0.1 0x7f.1
+  0177.0.0.1 0177.0000.0000.0001 017700000001 localhost LOCALHOST localhost. 127.0.0.1.
+  [::1] [0::1] [0:0:0:0:0:0:0:1] [::ffff:127.0.0.1] [::ffff:7f00:1]
+  [0:0:0:0:0:ffff:7f00:1] [::127.0.0.1] [::] 0 0.0.0.0
+`);
+const ELSEWHERE = words(`
+  169.254.169.254 0xa9fea9fe [fd00:ec2::254] 100.100.100.200 10.0.0.1 192.168.1.1
+  [fe80::1] metadata.google.internal evil.com
+`);
 /** Names that look like a push service and are not one. */
-const LOOK_ALIKES = [
-  'fcm.googleapis.com.evil.com',
-  'fcm.googleapis.com.',
-  'fcm.googleapis.com..',
-  'x.fcm.googleapis.com',
-  'fcm-googleapis.com',
-  'fcmgoogleapis.com',
-  'fcm.googleapis.co',
-  'fcm.googIeapis.com',
-  'f\u0441m.googleapis.com',
-  'xn--fcm-googleapis-com.evil.com',
-  'xn--fm-omc.googleapis.com',
-  'googleapis.com',
-  'push.apple.com',
-  'evilpush.apple.com',
-  'push.apple.com.evil.com',
-  'a.push.apple.com.evil.com',
-  'notify.windows.com',
-  'x.notify.windows.com.',
-  'mozilla.com',
-  'updates.push.services.mozilla.com.evil.com',
-  'updates.push.services.mozilla.co',
-  'fcm.googleapis.com\u3002evil.com',
-  'fcm.googleapis.com%2eevil.com',
-  'evil\u3002com',
-] as const;
+const LOOK_ALIKES = words(`
+  fcm.googleapis.com.evil.com fcm.googleapis.com. fcm.googleapis.com..
+  x.fcm.googleapis.com fcm-googleapis.com fcmgoogleapis.com fcm.googleapis.co
+  fcm.googIeapis.com f\u0441m.googleapis.com xn--fcm-googleapis-com.evil.com
+  xn--fm-omc.googleapis.com googleapis.com push.apple.com evilpush.apple.com
+  push.apple.com.evil.com a.push.apple.com.evil.com notify.windows.com
+  x.notify.windows.com. mozilla.com updates.push.services.mozilla.com.evil.com
+  updates.push.services.mozilla.co fcm.googleapis.com\u3002evil.com
+  fcm.googleapis.com%2eevil.com evil\u3002com
+`);
 const ODD_PORTS = ['80', '22', '0', '444', '8443', '65535'] as const;
-const OTHER_SCHEMES = [
-  'http:',
-  'ftp:',
-  'ws:',
-  'wss:',
-  'file:',
-  'gopher:',
-  'httpss:',
-  'https+x:',
-  'chrome:',
-] as const;
+const OTHER_SCHEMES = words(`
+  http: ftp: ws: wss: file: gopher: httpss: https+x: chrome:
+`);
 
 /**
  * Endpoints aimed at hosts that are not push services: `decoyPort` is a local listener standing

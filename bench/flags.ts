@@ -1,0 +1,107 @@
+import { parseArgs } from 'node:util';
+import { DEFAULT_CONCURRENCY } from '../src/push.ts';
+import type { Client } from './clients.ts';
+
+export const HELP = `Usage: npm run bench -- [options]
+
+Sends one notification to N subscriptions with (a) the tutorial web-push loop and (b) our
+send --all path, each in its own process, against a local HTTPS push service; then measures
+POST /api/subscriptions latency with 100, 1,000 and 10,000 subscriptions stored.
+  --n <list>               subscription counts (default 1000,10000)
+  --latency <list>         added push-service latency per response, ms (default 0,50)
+  --sample-a <count>       with latency, (a) sends to this many and is extrapolated (default 200)
+  --verify <count>         messages per run the push service verifies and decrypts (default 200)
+  --senders <list>         tutorial (a), ours (b), or both (default tutorial,ours)
+  --client <list>          also send with node:https and undici at 0 ms (default https,undici; none)
+  --concurrency <count>    requests in flight for --client runs (default ${DEFAULT_CONCURRENCY})
+  --repeat <count>         run each sender this many times and show the median (default 1)
+  --floor-iterations <n>   crypto floor iterations, in each sender (default 3000)
+  --stored <list>          stored subscriptions for the POST latency (default 100,1000,10000)
+  --posts <count>          POSTs per stored size (default 300)
+  --post-concurrency <n>   POSTs in flight (default 8)
+  --cpu-prof <dir>         write a CPU profile of each sender into <dir> (node --cpu-prof)
+  --help                   show this help`;
+
+export interface BenchFlags {
+  ns: number[];
+  latencies: number[];
+  sampleA: number;
+  verify: number;
+  senders: ('tutorial' | 'ours')[];
+  clients: Client[];
+  concurrency: number;
+  repeat: number;
+  floorIterations: number;
+  stored: number[];
+  posts: number;
+  postConcurrency: number;
+  cpuProf?: string;
+  help: boolean;
+}
+
+/** A wrong flag value: printed with the help text, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Parses the bench's flags; throws UsageError (or parseArgs' ERR_PARSE_ARGS_*) on bad input. */
+export function parseBenchFlags(args: string[]): BenchFlags {
+  const { values } = parseArgs({
+    args,
+    options: {
+      n: { type: 'string', default: '1000,10000' },
+      latency: { type: 'string', default: '0,50' },
+      'sample-a': { type: 'string', default: '200' },
+      verify: { type: 'string', default: '200' },
+      senders: { type: 'string', default: 'tutorial,ours' },
+      client: { type: 'string', default: 'https,undici' },
+      concurrency: { type: 'string', default: String(DEFAULT_CONCURRENCY) },
+      repeat: { type: 'string', default: '1' },
+      'floor-iterations': { type: 'string', default: '3000' },
+      stored: { type: 'string', default: '100,1000,10000' },
+      posts: { type: 'string', default: '300' },
+      'post-concurrency': { type: 'string', default: '8' },
+      'cpu-prof': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  type Name = Exclude<keyof typeof values, 'help'>;
+  const words = (name: Name) =>
+    String(values[name] ?? '')
+      .split(',')
+      .filter((word) => word !== '' && word !== 'none');
+  const numbers = (name: Name): number[] =>
+    words(name).map((item) => {
+      if (!/^\d+$/.test(item)) throw new UsageError(`--${name} takes whole numbers, not "${item}"`);
+      return Number(item);
+    });
+  const one = (name: Name, min = 0): number => {
+    const [value] = numbers(name);
+    if (value === undefined || value < min)
+      throw new UsageError(`--${name} must be at least ${min}`);
+    return value;
+  };
+  const senders = words('senders');
+  const clients = words('client');
+  const wrong = [
+    ...senders.filter((s) => s !== 'tutorial' && s !== 'ours'),
+    ...clients.filter((c) => c !== 'https' && c !== 'undici'),
+  ];
+  if (wrong.length > 0) throw new UsageError(`unknown sender or client: ${wrong.join(', ')}`);
+  return {
+    ns: numbers('n'),
+    latencies: numbers('latency'),
+    sampleA: one('sample-a', 1),
+    verify: one('verify'),
+    senders: senders as BenchFlags['senders'],
+    clients: clients as Client[],
+    concurrency: one('concurrency', 1),
+    repeat: one('repeat', 1),
+    floorIterations: one('floor-iterations', 2),
+    stored: numbers('stored'),
+    posts: one('posts'),
+    postConcurrency: one('post-concurrency', 1),
+    ...(values['cpu-prof'] ? { cpuProf: values['cpu-prof'] } : {}),
+    help: values.help ?? false,
+  };
+}

@@ -1,0 +1,332 @@
+// Secrets stay secret: file modes, the start-up warning, nothing secret in any output or
+// response, and security headers on every response.
+import assert from 'node:assert/strict';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Agent, request } from 'undici';
+import {
+  type CliResult,
+  childEnv,
+  runScript,
+  type ServerProcess,
+  startServerProcess,
+  tempDir,
+} from './support/processes.ts';
+import {
+  type MintedSubscription,
+  type PushService,
+  startPushService,
+} from './support/push-service.ts';
+
+interface Recorded {
+  what: string;
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+const TOKEN = 'send-token-that-must-never-be-printed-0123456789';
+let push: PushService;
+let dir: string;
+let env: NodeJS.ProcessEnv;
+let agent: Agent;
+let server: ServerProcess;
+const outputs: string[] = [];
+const responses: Recorded[] = [];
+const minted: MintedSubscription[] = [];
+const secretFiles = ['vapid.json', 'certs/key.pem', 'data/subscription.json'];
+
+before(async () => {
+  push = await startPushService();
+  dir = await tempDir('swps-secrets-');
+  await mkdir(join(dir, 'data'));
+  env = childEnv(push, { SEND_TOKEN: TOKEN, SUBSCRIPTION_FILE: 'data/subscription.json' });
+  server = await startServerProcess({ dir, env });
+  agent = new Agent({ connect: { ca: await readFile(join(dir, 'certs/cert.pem'), 'utf8') } });
+});
+
+after(async () => {
+  await server?.stop('SIGKILL');
+  await agent?.close();
+  await push?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** Sends a request to the running server and records the answer for the checks below. */
+async function call(
+  what: string,
+  options: {
+    method?: string;
+    path: string;
+    body?: string;
+    type?: string;
+    https?: boolean;
+    auth?: string;
+  },
+): Promise<Recorded> {
+  const base = options.https ? server.httpsUrl : server.httpUrl;
+  const headers: Record<string, string> = {};
+  if (options.type) headers['content-type'] = options.type;
+  if (options.auth) headers.authorization = options.auth;
+  const response = await request(`${base}${options.path}`, {
+    method: (options.method ?? 'GET') as 'GET',
+    headers,
+    body: options.body,
+    dispatcher: agent,
+  });
+  const recorded = {
+    what,
+    status: response.statusCode,
+    headers: response.headers,
+    body: await response.body.text(),
+  };
+  responses.push(recorded);
+  return recorded;
+}
+
+const json = 'application/json';
+
+async function subscribe(subscription: object): Promise<Recorded> {
+  return call('subscribe', {
+    method: 'POST',
+    path: '/api/subscriptions',
+    body: JSON.stringify(subscription),
+    type: json,
+  });
+}
+
+async function send(args: string[]): Promise<CliResult> {
+  const result = await runScript('send', args, { cwd: dir, env });
+  outputs.push(result.stdout, result.stderr);
+  return result;
+}
+
+const mode = async (file: string) => (await stat(join(dir, file))).mode & 0o777;
+
+test('writes vapid.json, certs/key.pem and subscription.json with mode 0600', async () => {
+  const subscription = push.subscribe();
+  minted.push(subscription);
+  assert.equal((await subscribe(subscription)).status, 201);
+  for (const file of secretFiles) assert.equal(await mode(file), 0o600, file);
+});
+
+test('warns at start-up, in one line each, when vapid.json or certs/key.pem is 0644', async () => {
+  assert.equal(await server.stop('SIGTERM'), 0);
+  outputs.push(server.output());
+  await chmod(join(dir, 'vapid.json'), 0o644);
+  await chmod(join(dir, 'certs/key.pem'), 0o644);
+  server = await startServerProcess({ dir, env });
+  for (const file of ['vapid.json', 'certs/key.pem']) {
+    const path = join(dir, file).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    assert.match(
+      server.output(),
+      new RegExp(
+        `^warning: ${path} is readable by others \\(mode 644\\); run: chmod 600 ${path}$`,
+        'm',
+      ),
+    );
+  }
+  await chmod(join(dir, 'vapid.json'), 0o600);
+  await chmod(join(dir, 'certs/key.pem'), 0o600);
+});
+
+test('a whole session (subscribe, welcome, send, a 500, a 410, bad requests, shutdown) prints and answers no secret', async () => {
+  for (const https of [false, true]) {
+    for (const path of ['/', '/app.js', '/sw.js', '/api/vapid-public-key']) {
+      assert.equal((await call(`GET ${path}`, { path, https })).status, 200);
+    }
+  }
+  for (let i = 0; i < 2; i++) minted.push(push.subscribe());
+  const [kept, failing, gone] = minted as [
+    MintedSubscription,
+    MintedSubscription,
+    MintedSubscription,
+  ];
+  for (const subscription of [failing, gone]) {
+    assert.equal((await subscribe(subscription)).status, 201);
+  }
+  assert.equal((await subscribe(kept)).status, 200, 'the same subscription again is an update');
+
+  assert.equal((await send(['Backup finished', '--all'])).code, 0);
+  push.behave(failing.endpoint, { status: 500 });
+  push.behave(gone.endpoint, { status: 410 });
+  const mixed = await send(['--title', 'Disk', 'Disk almost full', '--all']);
+  assert.equal(mixed.code, 1);
+  assert.match(mixed.stdout, /removed 1/);
+  assert.match(mixed.stdout, /failed 1\n.*500/);
+
+  const testPush = JSON.stringify({ endpoint: kept.endpoint });
+  const sendPath = '/api/send';
+  const cases: [string, Parameters<typeof call>[1], number][] = [
+    [
+      'test push',
+      { method: 'POST', path: '/api/subscriptions/test', body: testPush, type: json },
+      200,
+    ],
+    [
+      'send API',
+      {
+        method: 'POST',
+        path: sendPath,
+        body: 'hello',
+        type: 'text/plain',
+        auth: `Bearer ${TOKEN}`,
+      },
+      200,
+    ],
+    [
+      'send API, wrong token',
+      { method: 'POST', path: sendPath, body: 'x', type: 'text/plain', auth: `Bearer ${TOKEN}x` },
+      401,
+    ],
+    [
+      'not JSON',
+      { method: 'POST', path: '/api/subscriptions', body: '{"endpoint":', type: json },
+      400,
+    ],
+    [
+      'not JSON at all',
+      { method: 'POST', path: '/api/subscriptions', body: 'x', type: 'text/plain' },
+      415,
+    ],
+    [
+      'too large',
+      { method: 'POST', path: '/api/subscriptions', body: 'x'.repeat(20_000), type: json },
+      413,
+    ],
+    [
+      'auth of 15 bytes',
+      {
+        method: 'POST',
+        path: '/api/subscriptions',
+        body: JSON.stringify({
+          ...kept,
+          keys: { ...kept.keys, auth: kept.keys.auth.slice(0, 20) },
+        }),
+        type: json,
+      },
+      422,
+    ],
+    [
+      'endpoint elsewhere',
+      {
+        method: 'POST',
+        path: '/api/subscriptions',
+        body: JSON.stringify({ ...kept, endpoint: 'https://evil.example/x' }),
+        type: json,
+        https: true,
+      },
+      422,
+    ],
+    [
+      'unsubscribe without endpoint',
+      { method: 'DELETE', path: '/api/subscriptions', body: '{}', type: json },
+      400,
+    ],
+    [
+      'test push, unknown',
+      {
+        method: 'POST',
+        path: '/api/subscriptions/test',
+        body: '{"endpoint":"https://x/y"}',
+        type: json,
+      },
+      404,
+    ],
+    [
+      'wrong method',
+      { method: 'PUT', path: '/api/subscriptions', body: testPush, type: json },
+      405,
+    ],
+    ['wrong method on a page', { method: 'POST', path: '/' }, 405],
+    ['no such page', { path: '/vapid.json' }, 404],
+    ['no such key file', { path: '/certs/key.pem', https: true }, 404],
+    ['no such API', { path: '/api/nothing' }, 404],
+    [
+      'unsubscribe',
+      { method: 'DELETE', path: '/api/subscriptions', body: testPush, type: json },
+      204,
+    ],
+  ];
+  for (const [what, options, status] of cases) {
+    const answer = await call(what, options);
+    assert.equal(answer.status, status, `${what}: ${answer.body}`);
+  }
+
+  // Proof that the search below would find them: the store itself holds the secrets.
+  const stored = await readFile(join(dir, 'data/subscription.json'), 'utf8');
+  const { auth, p256dh } = failing.keys;
+  assert.ok(stored.includes(auth) && stored.includes(p256dh), 'the store holds the keys');
+
+  // A save that fails (the data directory turned into a file) is a 500 that says nothing more.
+  await rm(join(dir, 'data'), { recursive: true });
+  await writeFile(join(dir, 'data'), 'not a directory');
+  const extra = push.subscribe();
+  minted.push(extra);
+  const failed = await subscribe(extra);
+  assert.equal(failed.status, 500);
+  assert.deepEqual(JSON.parse(failed.body), { error: 'internal error' });
+  assert.match(
+    server.output(),
+    /internal error: HttpError: could not save .*\n(.*\n)*\s+cause: .*ENOTDIR/,
+  );
+  await rm(join(dir, 'data'));
+  await mkdir(join(dir, 'data'));
+
+  assert.equal(await server.stop('SIGTERM'), 0);
+  outputs.push(server.output());
+
+  const secrets = await collectSecrets();
+  const everything = [
+    ...outputs,
+    ...responses.map((r) => `${JSON.stringify(r.headers)}\n${r.body}`),
+  ].join('\n');
+  assert.ok(everything.length > 5000, 'there was plenty to search');
+  for (const [name, value] of secrets) {
+    for (const form of encodings(value)) {
+      assert.ok(!everything.includes(form), `${name} appears in an output or response`);
+    }
+  }
+});
+
+/** Every secret of the session, by name. */
+async function collectSecrets(): Promise<[string, string][]> {
+  const vapid = JSON.parse(await readFile(join(dir, 'vapid.json'), 'utf8'));
+  const tlsKey = (await readFile(join(dir, 'certs/key.pem'), 'utf8')).split('\n')[1] ?? '';
+  return [
+    ['the VAPID private key', vapid.privateKey],
+    ['the TLS private key', tlsKey],
+    ['the send token', TOKEN],
+    ...minted.flatMap((s, i): [string, string][] => [
+      [`subscription ${i}'s auth secret`, s.keys.auth],
+      [`subscription ${i}'s p256dh`, s.keys.p256dh],
+      [`subscription ${i}'s endpoint path`, new URL(s.endpoint).pathname.split('/').pop() ?? ''],
+    ]),
+  ];
+}
+
+/** The ways a base64url secret could be printed: as is, as standard base64, as hex. */
+function encodings(secret: string): string[] {
+  assert.ok(secret.length >= 16, 'a secret long enough to search for');
+  const bytes = Buffer.from(secret, 'base64url');
+  const forms = [secret, bytes.toString('base64').replace(/=+$/, ''), bytes.toString('hex')];
+  return forms.filter((form) => form.length >= 16);
+}
+
+test('every response carries the security headers and no Server or X-Powered-By header', () => {
+  const statuses = new Set(responses.map((r) => r.status));
+  for (const status of [200, 201, 204, 400, 401, 404, 405, 413, 415, 422, 500]) {
+    assert.ok(statuses.has(status), `a ${status} was checked`);
+  }
+  for (const { what, status, headers } of responses) {
+    const where = `${what} (${status})`;
+    const csp = String(headers['content-security-policy']);
+    assert.match(csp, /default-src 'self'/, where);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, where);
+    assert.equal(headers['x-content-type-options'], 'nosniff', where);
+    assert.equal(headers['referrer-policy'], 'no-referrer', where);
+    assert.equal(headers.server, undefined, where);
+    assert.equal(headers['x-powered-by'], undefined, where);
+  }
+});
