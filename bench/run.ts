@@ -8,7 +8,7 @@ import { type BenchFlags, HELP, parseBenchFlags } from './flags.ts';
 import { mint, pick, writeSubscriptions } from './mint.ts';
 import { measurePosts, type PostLatency } from './post-latency.ts';
 import type { SenderJob } from './sender.ts';
-import { deliveryOk, formatRows, type Row, rateOf } from './table.ts';
+import { cpuPerMessage, deliveryOk, formatRows, type Row, rateOf } from './table.ts';
 import { printPosts, printTargets } from './targets.ts';
 
 const POST_WARMUP = 20;
@@ -58,7 +58,12 @@ try {
       log(`${latencyMs} ms, N=${n}: ${name} sending to ${job.count} (run ${i}/${flags.repeat})`);
       const result = await runSender(job, env, flags.cpuProf);
       const tally = await push.tally(job.count);
-      runs.push({ latencyMs, n, sender: name, result, tally, ...(base ? { baseline: base } : {}) });
+      const row: Row = { latencyMs, n, sender: name, result, tally, baseline: base };
+      runs.push(row);
+      const cpu = cpuPerMessage(row).toFixed(0);
+      log(
+        `  ${rateOf(row).toFixed(0)}/s, ${cpu} µs CPU/msg, floor ${result.floorUs.toFixed(0)} µs`,
+      );
     }
     runs.sort((x, y) => rateOf(x) - rateOf(y));
     return runs.find((r) => !deliveryOk(r)) ?? (runs[Math.floor(runs.length / 2)] as Row);

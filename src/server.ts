@@ -1,7 +1,7 @@
 import { once } from 'node:events';
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createApp } from './app.ts';
 import { type Config, loadConfig } from './config.ts';
@@ -70,7 +70,6 @@ export async function startServer(
   const servers: Server[] = [];
   const listen = async (server: Server, port: number, host: string) => {
     Object.assign(server, { keepAliveTimeout: 5_000, maxConnections: MAX_CONNECTIONS });
-    dropSilentConnections(server);
     server.listen(port, host);
     await once(server, 'listening');
     servers.push(server);
@@ -116,16 +115,6 @@ export async function startServer(
     if (code === 'EACCES') throw new ConfigError(`no permission to listen on port ${port}`);
     throw error;
   }
-}
-
-/**
- * Node's headersTimeout starts at a request's first byte: a client that connects (over TLS: and
- * completes the handshake) and then sends nothing would hold one of MAX_CONNECTIONS forever.
- */
-function dropSilentConnections(server: Server): void {
-  const event = server instanceof HttpsServer ? 'secureConnection' : 'connection';
-  server.on(event, (socket: Socket) => socket.setTimeout(TIMEOUTS.headersTimeout));
-  server.on('request', (req: IncomingMessage) => req.socket.setTimeout(0));
 }
 
 /** Stops accepting, lets requests in flight finish, then cuts what is left at the deadline. */

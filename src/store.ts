@@ -24,7 +24,7 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
   let version = await versionOf(file);
   let unsaved: Change[] = [];
   // Each subscription's JSON line, encoded once (entries are immutable) and written with writev:
-  // rebuilding a 2 MB string on every write took 30-50 ms at 10,000 stored (bench/RESULTS.md).
+  // rebuilding one 2 MB string per write made each write 2-4x slower at 10,000 (bench/RESULTS.md).
   const lines = new WeakMap<Subscription, Buffer>();
   const lineOf = (subscription: Subscription): Buffer => {
     const cached = lines.get(subscription);

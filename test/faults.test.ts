@@ -215,13 +215,14 @@ const FAULTS: Fault[] = [
 // Side by side: the stall alone takes the pusher's 10 s timeout.
 describe('a push service that misbehaves', { concurrency: true }, () => {
   for (const { does, arrange, expect } of FAULTS) {
-    test(`${does}: the subscribe answers 201 within ${ANSWER_WITHIN_MS / 1000} s, reports it and keeps the subscription`, async () => {
+    test(`${does}: the subscribe answers 201 within ${ANSWER_WITHIN_MS / 1000} s, reports it and keeps the subscription`, async (t) => {
       const subscription = arrange();
       const answer = await subscribe(subscription);
       assert.equal(answer.status, 201);
       assert.equal(answer.subscription, 'created');
       assert.ok(answer.ms < ANSWER_WITHIN_MS, `answered after ${answer.ms} ms`);
       const { welcome } = answer;
+      t.diagnostic(`after ${answer.ms} ms: ${JSON.stringify(welcome.error ?? welcome)}`);
       if (expect.delivered) {
         assert.deepEqual(welcome, { delivered: true, removed: false });
       } else {

@@ -47,6 +47,7 @@ let dir: string;
 let file: string;
 let store: SubscriptionStore;
 let pusher: Pusher;
+let dispatcher: Agent;
 let server: Server;
 let client: Pool;
 const logs: string[] = [];
@@ -68,7 +69,7 @@ before(async () => {
   store = await openStore(file);
   for (let i = 0; i < 3; i++) await store.add(parseSubscription(push.subscribe(), rules));
   const vapid = generateKeys('mailto:fuzz@example.com');
-  const dispatcher = new Agent({ connect: { ca: push.ca } });
+  dispatcher = new Agent({ connect: { ca: push.ca } });
   pusher = createPusher({ vapid, allowlist: rules, dispatcher, timeoutMs: 2000 });
   const app = createApp({
     store,
@@ -92,6 +93,7 @@ after(async () => {
   server?.closeAllConnections();
   server?.close();
   await pusher?.close();
+  await dispatcher?.close();
   await Promise.all([push?.close(), decoy?.close()]);
   if (dir) await rm(dir, { recursive: true, force: true });
 });

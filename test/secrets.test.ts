@@ -104,11 +104,13 @@ async function send(args: string[]): Promise<CliResult> {
 
 const mode = async (file: string) => (await stat(join(dir, file))).mode & 0o777;
 
-test('writes vapid.json, certs/key.pem and subscription.json with mode 0600', async () => {
+test('writes vapid.json, certs/key.pem, send-token and subscription.json with mode 0600', async () => {
   const subscription = push.subscribe();
   minted.push(subscription);
   assert.equal((await subscribe(subscription)).status, 201);
-  for (const file of secretFiles) assert.equal(await mode(file), 0o600, file);
+  // npm run token prints the token it makes (that is its job): not searched below.
+  assert.equal((await runScript('token', [], { cwd: dir, env })).code, 0);
+  for (const file of [...secretFiles, 'send-token']) assert.equal(await mode(file), 0o600, file);
 });
 
 test('warns at start-up, in one line each, when vapid.json or certs/key.pem is 0644', async () => {
@@ -298,6 +300,7 @@ async function collectSecrets(): Promise<[string, string][]> {
     ['the VAPID private key', vapid.privateKey],
     ['the TLS private key', tlsKey],
     ['the send token', TOKEN],
+    ['the token in send-token', (await readFile(join(dir, 'send-token'), 'utf8')).trim()],
     ...minted.flatMap((s, i): [string, string][] => [
       [`subscription ${i}'s auth secret`, s.keys.auth],
       [`subscription ${i}'s p256dh`, s.keys.p256dh],

@@ -43,7 +43,7 @@ async function start(extra: Record<string, string> = {}): Promise<ServerProcess>
   return server;
 }
 
-type Mode = 'silent' | 'header' | 'body';
+type Mode = 'handshake' | 'silent' | 'header' | 'body';
 interface SlowClient {
   mode: Mode;
   secure: boolean;
@@ -53,14 +53,15 @@ interface SlowClient {
 }
 
 /**
- * A client that connects and then sends nothing, or its request headers a byte a second, or
- * complete headers and then its body a byte a second.
+ * A client that connects to the TLS port and never starts the handshake, or connects and then
+ * sends nothing, or its request headers a byte a second, or headers and then a byte a second.
  */
 function slowClient(server: ServerProcess, ca: string, mode: Mode, secure: boolean): SlowClient {
   const port = Number(new URL(secure ? server.httpsUrl : server.httpUrl).port);
-  const socket = secure
-    ? connectTls({ host: '127.0.0.1', port, ca, servername: 'localhost' })
-    : connectTcp(port, '127.0.0.1');
+  const socket =
+    secure && mode !== 'handshake'
+      ? connectTls({ host: '127.0.0.1', port, ca, servername: 'localhost' })
+      : connectTcp(port, '127.0.0.1');
   sockets.push(socket);
   const started = Date.now();
   const head =
@@ -70,8 +71,8 @@ function slowClient(server: ServerProcess, ca: string, mode: Mode, secure: boole
   let sent = 0;
   let received = '';
   let drip: NodeJS.Timeout | undefined;
-  socket.once(secure ? 'secureConnect' : 'connect', () => {
-    if (mode === 'silent') return;
+  socket.once(secure && mode !== 'handshake' ? 'secureConnect' : 'connect', () => {
+    if (mode === 'silent' || mode === 'handshake') return;
     if (mode === 'body') socket.write(head);
     drip = setInterval(() => {
       socket.write(mode === 'header' && sent < head.length ? (head[sent++] as string) : 'a');
@@ -125,11 +126,12 @@ describe('slow and flooding clients', { concurrency: true }, () => {
     const ca = await readFile(join(server.dir, 'certs/cert.pem'), 'utf8');
     const agent = new Agent({ connect: { ca } });
     agents.push(agent);
-    const perPort: Mode[] = ['silent', 'header', 'header', 'header', 'header'];
-    perPort.push('body', 'body', 'body', 'body', 'silent');
-    const clients = [false, true].flatMap((secure) =>
-      perPort.map((mode) => slowClient(server, ca, mode, secure)),
-    );
+    const slow: Mode[] = ['silent', 'header', 'header', 'header', 'header'];
+    slow.push('body', 'body', 'body', 'body');
+    const clients = [
+      ...[...slow, 'silent' as const].map((mode) => slowClient(server, ca, mode, false)),
+      ...[...slow, 'handshake' as const].map((mode) => slowClient(server, ca, mode, true)),
+    ];
     await sleep(3000);
     assert.ok(
       clients.every((client) => client.isOpen()),
