@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Subscription } from '../src/subscription.ts';
-import { startServerProcess, tempDir } from '../test/support/processes.ts';
+import { type ServerProcess, startServerProcess, tempDir } from '../test/support/processes.ts';
 import { writeSubscriptions } from './mint.ts';
 
 export interface PostLatency {
@@ -25,23 +25,23 @@ export async function measurePosts(options: {
 }): Promise<PostLatency> {
   const { stored, fresh, concurrency, warmup, push } = options;
   const dir = await tempDir('bench-post-');
-  await writeSubscriptions(join(dir, 'subscription.json'), stored);
-  const server = await startServerProcess({
-    dir,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_EXTRA_CA_CERTS: push.caFile,
-      PUSH_ALLOWED_HOSTS: push.host,
-      RATE_LIMIT: '0',
-      NODE_OPTIONS: process.env.NODE_OPTIONS,
-    },
-    timeoutMs: 30_000,
-  });
-  const url = `${server.httpUrl}/api/subscriptions`;
   const timings: number[] = [];
   let errors = 0;
+  let server: ServerProcess | undefined;
   try {
+    await writeSubscriptions(join(dir, 'subscription.json'), stored);
+    server = await startServerProcess({
+      dir,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        NODE_EXTRA_CA_CERTS: push.caFile,
+        PUSH_ALLOWED_HOSTS: push.host,
+        RATE_LIMIT: '0',
+      },
+      timeoutMs: 30_000,
+    });
+    const url = `${server.httpUrl}/api/subscriptions`;
     let next = 0;
     const worker = async () => {
       while (next < fresh.length) {
@@ -61,7 +61,7 @@ export async function measurePosts(options: {
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
   } finally {
-    await server.stop();
+    await server?.stop();
     await rm(dir, { recursive: true, force: true });
   }
   timings.sort((a, b) => a - b);

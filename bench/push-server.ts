@@ -133,9 +133,11 @@ process.on('message', (message: ToPushServer) => {
     process.disconnect?.();
   }
 });
-// Stop with the runner, whatever happens to it.
-process.on('disconnect', () => {
+// Stop with the runner, whatever happens to it (Ctrl-C reaches the whole process group).
+const stop = () => {
   rmSync(dir, { recursive: true, force: true });
   process.exit(0);
-});
+};
+process.on('disconnect', stop);
+process.on('SIGINT', stop);
 send({ type: 'ready', origin, caFile });

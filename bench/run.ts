@@ -1,4 +1,5 @@
 // npm run bench: the tutorial loop vs our `send --all` path against a local HTTPS push service.
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +31,10 @@ if (flags.help) {
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'bench-'));
+process.once('SIGINT', () => {
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(130);
+});
 const push = await startPushServer();
 try {
   const maxN = Math.max(0, ...flags.ns, ...flags.stored);

@@ -74,6 +74,8 @@ async function run(job: SenderJob): Promise<{ sent: number; delivered: number }>
   return { sent: subscriptions.length, delivered };
 }
 
+// Without its runner nobody reads the result: stop.
+process.on('disconnect', () => process.exit(1));
 process.once('message', async (job: SenderJob) => {
   const payload = JSON.stringify({ title: job.title, body: job.body });
   const floorBefore = cryptoFloorUs(job.floorIterations / 2, payload);

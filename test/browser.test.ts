@@ -5,15 +5,8 @@ import { after, before, describe, type TestContext, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, chromiumOrReason, trustOnly } from './support/chromium.ts';
 import { type FakePushOptions, fakePush, STORAGE_KEY } from './support/fake-push.ts';
-import {
-  childEnv,
-  ROOT,
-  runScript,
-  type ServerProcess,
-  startServerProcess,
-  tempDir,
-} from './support/processes.ts';
-import { type PushService, startPushService } from './support/push-service.ts';
+import { useHarness } from './support/harness.ts';
+import { ROOT, runScript, type ServerProcess } from './support/processes.ts';
 import { pushChannel, shownNotifications, workerActivated } from './support/worker.ts';
 
 const chromiumFound = chromiumOrReason();
@@ -41,7 +34,6 @@ interface OpenPage {
 }
 
 describe('the page in Chromium', { skip: chromiumFound.skip, timeout: 60_000 }, () => {
-  let push: PushService;
   let server: ServerProcess;
   let browser: Browser;
   let httpOrigin: string;
@@ -53,9 +45,9 @@ describe('the page in Chromium', { skip: chromiumFound.skip, timeout: 60_000 }, 
     return;
   }
 
+  const { push, env, start } = useHarness('swps-browser-');
   before(async () => {
-    push = await startPushService();
-    server = await startServerProcess({ dir: await tempDir(), env: childEnv(push) });
+    server = await start();
     // http://localhost is a secure context without a certificate: the URL people open in Chrome.
     httpOrigin = server.httpUrl.replace('127.0.0.1', 'localhost');
     browser = await chromium.launch({
@@ -68,8 +60,6 @@ describe('the page in Chromium', { skip: chromiumFound.skip, timeout: 60_000 }, 
 
   after(async () => {
     await browser?.close();
-    await server?.stop();
-    await push?.close();
   });
 
   /** A fresh context (its own storage and worker) on `origin`, closed when test `t` ends. */
@@ -87,7 +77,7 @@ describe('the page in Chromium', { skip: chromiumFound.skip, timeout: 60_000 }, 
     if (options.permission !== 'denied') {
       await context.grantPermissions(['notifications'], { origin });
     }
-    await fakePush(context, () => push.subscribe(), options);
+    await fakePush(context, () => push().subscribe(), options);
     const page = await context.newPage();
     const opened: OpenPage = { context, page, origin, requests: [], errors: [], headers: {} };
     page.on('request', (request) => {
@@ -124,12 +114,12 @@ describe('the page in Chromium', { skip: chromiumFound.skip, timeout: 60_000 }, 
   async function received(endpoint: string, title: string) {
     const deadline = Date.now() + 5000;
     for (;;) {
-      const found = push.received.find(
+      const found = push().received.find(
         (r) => r.endpoint === endpoint && JSON.parse(r.payload).title === title,
       );
       if (found) return found;
       if (Date.now() > deadline) assert.fail(`the push service got no "${title}" for ${endpoint}`);
-      await push.waitFor(push.received.length + 1, deadline - Date.now()).catch(() => {});
+      await push().waitFor(push().received.length + 1, deadline - Date.now()).catch(() => {});
     }
   }
 
@@ -165,7 +155,7 @@ describe('the page in Chromium', { skip: chromiumFound.skip, timeout: 60_000 }, 
     assert.ok((await storedEndpoints()).includes(endpoint), 'subscription.json holds it');
 
     await received(endpoint, 'Notifications are on');
-    assert.equal(await statusText(page), `Subscribed through ${push.host}.`);
+    assert.equal(await statusText(page), `Subscribed through ${push().host}.`);
     await page.locator('#detail', { hasText: 'welcome notification is on its way' }).waitFor();
     assert.deepEqual(await buttons(page), {
       Subscribe: false,
@@ -194,7 +184,7 @@ describe('the page in Chromium', { skip: chromiumFound.skip, timeout: 60_000 }, 
     const sent = await runScript(
       'send',
       ['--title', 'Backup', '--url', '/reports/today', 'Backup finished'],
-      { cwd: server.dir, env: childEnv(push) },
+      { cwd: server.dir, env: env() },
     );
     assert.equal(sent.code, 0, sent.stdout + sent.stderr);
     assert.match(sent.stdout, /delivered 1/);

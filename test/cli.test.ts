@@ -1,47 +1,28 @@
 import assert from 'node:assert/strict';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { generateKeys, saveKeys } from '../src/keys.ts';
-import { type CliResult, childEnv, runScript, tempDir } from './support/processes.ts';
-import {
-  type MintedSubscription,
-  type PushService,
-  startPushService,
-} from './support/push-service.ts';
+import { useHarness } from './support/harness.ts';
+import { type CliResult, runScript } from './support/processes.ts';
+import type { MintedSubscription } from './support/push-service.ts';
 
-let push: PushService;
-const dirs: string[] = [];
+const { push, env, newDir } = useHarness('swps-cli-');
 // Each test has its own directory and endpoints, so the CLIs can run side by side.
 const parallel = { concurrency: 4 };
-
-before(async () => {
-  push = await startPushService();
-});
-
-after(async () => {
-  await push.close();
-  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-async function newDir(): Promise<string> {
-  const dir = await tempDir('swps-cli-');
-  dirs.push(dir);
-  return dir;
-}
 
 /** A directory as the server leaves it: VAPID keys and `count` subscriptions, newest last. */
 async function populated(count: number): Promise<{ dir: string; subs: MintedSubscription[] }> {
   const dir = await newDir();
   await saveKeys(join(dir, 'vapid.json'), generateKeys('mailto:cli-test@example.com'));
-  const subs = Array.from({ length: count }, () => push.subscribe());
+  const subs = Array.from({ length: count }, () => push().subscribe());
   await writeFile(join(dir, 'subscription.json'), JSON.stringify(subs));
   return { dir, subs };
 }
 
 /** Runs a CLI; no expected outcome ever prints a stack trace. */
 async function run(name: 'send' | 'keys', dir: string, args: string[]): Promise<CliResult> {
-  const result = await runScript(name, args, { cwd: dir, env: childEnv(push) });
+  const result = await runScript(name, args, { cwd: dir, env: env() });
   assert.doesNotMatch(result.stdout + result.stderr, /\n\s+at |Error:/, 'no stack trace');
   return result;
 }
@@ -50,7 +31,7 @@ const stored = async (dir: string): Promise<MintedSubscription[]> =>
   JSON.parse(await readFile(join(dir, 'subscription.json'), 'utf8'));
 const vapidOf = async (dir: string) => JSON.parse(await readFile(join(dir, 'vapid.json'), 'utf8'));
 const arrived = (sub: MintedSubscription) =>
-  push.received.filter((message) => message.endpoint === sub.endpoint);
+  push().received.filter((message) => message.endpoint === sub.endpoint);
 
 /** An error line, a blank line, then the help text. */
 function assertUsage(result: CliResult, label = ''): void {
@@ -112,8 +93,8 @@ describe('npm run send', parallel, () => {
   test('removes the subscriptions answered 410 and 404 and prints "removed"', async () => {
     const { dir, subs } = await populated(3);
     const [gone410, gone404, alive] = subs as [MintedSubscription, ...MintedSubscription[]];
-    push.behave(gone410.endpoint, { status: 410 });
-    push.behave(gone404?.endpoint ?? '', { status: 404 });
+    push().behave(gone410.endpoint, { status: 410 });
+    push().behave(gone404?.endpoint ?? '', { status: 404 });
     const result = await run('send', dir, ['--all', 'Anyone there?']);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^delivered 1\nremoved 2 expired/);
@@ -122,7 +103,7 @@ describe('npm run send', parallel, () => {
 
   test('exits 1 when nothing was delivered because the only subscription is gone', async () => {
     const { dir, subs } = await populated(1);
-    push.behave(subs[0]?.endpoint ?? '', { status: 410 });
+    push().behave(subs[0]?.endpoint ?? '', { status: 410 });
     const result = await run('send', dir, ['Hello']);
     assert.equal(result.code, 1);
     assert.match(result.stdout, /^removed 1 expired/);
@@ -133,15 +114,15 @@ describe('npm run send', parallel, () => {
     const { dir, subs } = await populated(2);
     const [limited, broken] = subs as [MintedSubscription, MintedSubscription];
     // Longer than the CLI's longest honoured Retry-After (60 s): it fails at once.
-    push.behave(limited.endpoint, { status: 429, retryAfter: 3600, body: 'slow down' });
-    push.behave(broken.endpoint, { status: 500, body: 'push service broke' });
+    push().behave(limited.endpoint, { status: 429, retryAfter: 3600, body: 'slow down' });
+    push().behave(broken.endpoint, { status: 500, body: 'push service broke' });
     const result = await run('send', dir, ['--all', 'Hello']);
     assert.equal(result.code, 1);
     const lines = result.stdout.trimEnd().split('\n');
     assert.equal(lines[0], 'failed 2');
     assert.deepEqual(lines.slice(1).sort(), [
-      `  ${push.host}: 429 slow down`,
-      `  ${push.host}: 500 push service broke`,
+      `  ${push().host}: 429 slow down`,
+      `  ${push().host}: 500 push service broke`,
     ]);
     assert.deepEqual(await stored(dir), subs);
   });

@@ -5,59 +5,24 @@ import { once } from 'node:events';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Pool } from 'undici';
 import { generateKeys } from '../src/keys.ts';
+import { postSubscription, useHarness } from './support/harness.ts';
 import { int, mulberry32 } from './support/hostile.ts';
-import {
-  childEnv,
-  runServer,
-  type ServerProcess,
-  startServerProcess,
-  tempDir,
-} from './support/processes.ts';
-import { type PushService, startPushService } from './support/push-service.ts';
+import { runServer, type ServerProcess } from './support/processes.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed) >>> 0;
 const ROUNDS = 4;
 const BURST = 400;
 const CONCURRENCY = 20;
-let push: PushService;
-const dirs: string[] = [];
-const servers: ServerProcess[] = [];
-
-before(async () => {
-  push = await startPushService();
-});
-
-after(async () => {
-  await Promise.all(servers.map((server) => server.stop('SIGKILL')));
-  await push.close();
-  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-async function newDir(): Promise<string> {
-  const dir = await tempDir('swps-crash-');
-  dirs.push(dir);
-  return dir;
-}
-
-async function start(dir: string): Promise<ServerProcess> {
-  const server = await startServerProcess({ dir, env: childEnv(push) });
-  servers.push(server);
-  return server;
-}
+const { push, env, newDir, start } = useHarness('swps-crash-');
 
 /** POSTs a fresh subscription: its endpoint when acknowledged (201/200), else undefined. */
-async function subscribe(pool: Pool): Promise<string | undefined> {
-  const subscription = push.subscribe();
+async function subscribe(server: ServerProcess, pool: Pool): Promise<string | undefined> {
+  const subscription = push().subscribe();
   try {
-    const response = await pool.request({
-      path: '/api/subscriptions',
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(subscription),
-    });
+    const response = await postSubscription(server.httpUrl, subscription, pool);
     await response.body.text();
     return response.statusCode === 201 || response.statusCode === 200
       ? subscription.endpoint
@@ -78,7 +43,7 @@ test(`keeps every acknowledged subscription through ${ROUNDS} SIGKILLs in the mi
   const dir = await newDir();
   const acknowledged: string[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const server = await start(dir);
+    const server = await start({ dir });
     const pool = new Pool(server.httpUrl, { connections: CONCURRENCY });
     const acks: string[] = [];
     // Killed at a random moment after the first acknowledgement, while writes and welcome
@@ -89,7 +54,7 @@ test(`keeps every acknowledged subscription through ${ROUNDS} SIGKILLs in the mi
     const worker = async () => {
       while (sent < BURST && server.child.exitCode === null && server.child.signalCode === null) {
         sent++;
-        const endpoint = await subscribe(pool);
+        const endpoint = await subscribe(server, pool);
         if (!endpoint) continue;
         acks.push(endpoint);
         killing ??= setTimeout(() => server.child.kill('SIGKILL'), killAfterMs);
@@ -109,7 +74,7 @@ test(`keeps every acknowledged subscription through ${ROUNDS} SIGKILLs in the mi
       `round ${round}: killed ${killAfterMs} ms after the first answer; ${acks.length} of ${sent} sent acknowledged, ${stored.size} on disk in all`,
     );
   }
-  const restarted = await start(dir);
+  const restarted = await start({ dir });
   assert.match(
     restarted.output(),
     new RegExp(`${(await storedEndpoints(dir)).length} subscription\\(s\\)`),
@@ -123,10 +88,10 @@ test('a lock file left by a killed process does not hold up the restarted server
   await once(dead, 'exit');
   // Fresh, so the 10-second staleness rule alone would make the first save wait or fail.
   await writeFile(join(dir, 'subscription.json.lock'), String(dead.pid));
-  const server = await start(dir);
+  const server = await start({ dir });
   const pool = new Pool(server.httpUrl);
   const started = Date.now();
-  const endpoint = await subscribe(pool);
+  const endpoint = await subscribe(server, pool);
   const elapsed = Date.now() - started;
   await pool.close();
   assert.ok(endpoint, 'the subscription was acknowledged');
@@ -138,7 +103,7 @@ test('a lock file left by a killed process does not hold up the restarted server
 
 /** Runs the server in `dir` until it gives up; it must say one line and exit non-zero. */
 async function refusesToStart(dir: string, mention: RegExp): Promise<string> {
-  const result = await runServer({ dir, env: childEnv(push) });
+  const result = await runServer({ dir, env: env() });
   assert.notEqual(result.code, 0, 'exit code');
   assert.equal(result.code === null, false, 'it exited by itself, not killed at the timeout');
   assert.match(result.stderr, /^error: [^\n]+\n$/, 'one line on stderr');
@@ -236,12 +201,12 @@ describe('refuses to start, in one line naming the file or port, changing nothin
     await once(blocker, 'listening');
     const { port } = blocker.address() as { port: number };
     try {
-      for (const env of [{ PORT: String(port) }, { HTTP_PORT: String(port) }] as Record<
+      for (const extra of [{ PORT: String(port) }, { HTTP_PORT: String(port) }] as Record<
         string,
         string
       >[]) {
         const dir = await newDir();
-        const result = await runServer({ dir, env: childEnv(push, env) });
+        const result = await runServer({ dir, env: env(extra) });
         assert.equal(typeof result.code, 'number');
         assert.notEqual(result.code, 0);
         assert.equal(result.stderr, `error: port ${port} is already in use\n`);
@@ -253,7 +218,7 @@ describe('refuses to start, in one line naming the file or port, changing nothin
 
   test('when certs/key.pem is not the key of certs/cert.pem', async () => {
     const dir = await newDir();
-    const first = await start(dir);
+    const first = await start({ dir });
     assert.equal(await first.stop(), 0);
     const file = join(dir, 'certs/key.pem');
     const broken = '-----BEGIN PRIVATE KEY-----\nbroken\n-----END PRIVATE KEY-----\n';

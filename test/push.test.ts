@@ -12,6 +12,7 @@ import {
   type Pusher,
   type PusherOptions,
 } from '../src/push.ts';
+import { FULL_NOTIFICATION } from './support/notification.ts';
 import { type PushService, startPushService } from './support/push-service.ts';
 
 const vapid = generateKeys('mailto:push-test@example.com');
@@ -70,17 +71,10 @@ function jwtClaims(authorization: string): { aud: string; exp: number; sub: stri
 
 test('delivers a notification that the push service decrypts to the exact JSON', async () => {
   const subscription = one.subscribe();
-  const notification = {
-    title: 'Backup',
-    body: 'Backup finished ✓',
-    url: 'https://example.com/backups',
-    icon: '/icon.png',
-    tag: 'backup',
-  };
-  const report = await pusher().send([subscription], notification);
+  const report = await pusher().send([subscription], FULL_NOTIFICATION);
   assert.deepEqual(report, { delivered: 1, gone: [], failed: [] });
   const [message] = arrived(one, subscription.endpoint);
-  assert.equal(message?.payload, JSON.stringify(notification));
+  assert.equal(message?.payload, JSON.stringify(FULL_NOTIFICATION));
   assert.equal(message?.vapidPublicKey, vapid.publicKey);
   assert.equal(message?.claims.sub, vapid.subject);
   assert.equal(message?.claims.aud, one.origin);

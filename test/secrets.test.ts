@@ -3,21 +3,11 @@
 import assert from 'node:assert/strict';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { Agent, request } from 'undici';
-import {
-  type CliResult,
-  childEnv,
-  runScript,
-  type ServerProcess,
-  startServerProcess,
-  tempDir,
-} from './support/processes.ts';
-import {
-  type MintedSubscription,
-  type PushService,
-  startPushService,
-} from './support/push-service.ts';
+import { useHarness } from './support/harness.ts';
+import { type CliResult, runScript, type ServerProcess } from './support/processes.ts';
+import type { MintedSubscription } from './support/push-service.ts';
 
 interface Recorded {
   what: string;
@@ -27,9 +17,9 @@ interface Recorded {
 }
 
 const TOKEN = 'send-token-that-must-never-be-printed-0123456789';
-let push: PushService;
+const SERVER_ENV = { SEND_TOKEN: TOKEN, SUBSCRIPTION_FILE: 'data/subscription.json' };
+const { push, env, newDir, start, track } = useHarness('swps-secrets-');
 let dir: string;
-let env: NodeJS.ProcessEnv;
 let agent: Agent;
 let server: ServerProcess;
 const outputs: string[] = [];
@@ -38,19 +28,10 @@ const minted: MintedSubscription[] = [];
 const secretFiles = ['vapid.json', 'certs/key.pem', 'data/subscription.json'];
 
 before(async () => {
-  push = await startPushService();
-  dir = await tempDir('swps-secrets-');
+  dir = await newDir();
   await mkdir(join(dir, 'data'));
-  env = childEnv(push, { SEND_TOKEN: TOKEN, SUBSCRIPTION_FILE: 'data/subscription.json' });
-  server = await startServerProcess({ dir, env });
-  agent = new Agent({ connect: { ca: await readFile(join(dir, 'certs/cert.pem'), 'utf8') } });
-});
-
-after(async () => {
-  await server?.stop('SIGKILL');
-  await agent?.close();
-  await push?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  server = await start({ dir, env: SERVER_ENV });
+  agent = track(new Agent({ connect: { ca: await readFile(join(dir, 'certs/cert.pem'), 'utf8') } }));
 });
 
 /** Sends a request to the running server and records the answer for the checks below. */
@@ -97,7 +78,7 @@ async function subscribe(subscription: object): Promise<Recorded> {
 }
 
 async function send(args: string[]): Promise<CliResult> {
-  const result = await runScript('send', args, { cwd: dir, env });
+  const result = await runScript('send', args, { cwd: dir, env: env(SERVER_ENV) });
   outputs.push(result.stdout, result.stderr);
   return result;
 }
@@ -105,11 +86,11 @@ async function send(args: string[]): Promise<CliResult> {
 const mode = async (file: string) => (await stat(join(dir, file))).mode & 0o777;
 
 test('writes vapid.json, certs/key.pem, send-token and subscription.json with mode 0600', async () => {
-  const subscription = push.subscribe();
+  const subscription = push().subscribe();
   minted.push(subscription);
   assert.equal((await subscribe(subscription)).status, 201);
   // npm run token prints the token it makes (that is its job): not searched below.
-  assert.equal((await runScript('token', [], { cwd: dir, env })).code, 0);
+  assert.equal((await runScript('token', [], { cwd: dir, env: env(SERVER_ENV) })).code, 0);
   for (const file of [...secretFiles, 'send-token']) assert.equal(await mode(file), 0o600, file);
 });
 
@@ -118,7 +99,7 @@ test('warns at start-up, in one line each, when vapid.json or certs/key.pem is 0
   outputs.push(server.output());
   await chmod(join(dir, 'vapid.json'), 0o644);
   await chmod(join(dir, 'certs/key.pem'), 0o644);
-  server = await startServerProcess({ dir, env });
+  server = await start({ dir, env: SERVER_ENV });
   for (const file of ['vapid.json', 'certs/key.pem']) {
     const path = join(dir, file).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
     assert.match(
@@ -139,7 +120,7 @@ test('a whole session (subscribe, welcome, send, a 500, a 410, bad requests, shu
       assert.equal((await call(`GET ${path}`, { path, https })).status, 200);
     }
   }
-  for (let i = 0; i < 2; i++) minted.push(push.subscribe());
+  for (let i = 0; i < 2; i++) minted.push(push().subscribe());
   const [kept, failing, gone] = minted as [
     MintedSubscription,
     MintedSubscription,
@@ -151,8 +132,8 @@ test('a whole session (subscribe, welcome, send, a 500, a 410, bad requests, shu
   assert.equal((await subscribe(kept)).status, 200, 'the same subscription again is an update');
 
   assert.equal((await send(['Backup finished', '--all'])).code, 0);
-  push.behave(failing.endpoint, { status: 500 });
-  push.behave(gone.endpoint, { status: 410 });
+  push().behave(failing.endpoint, { status: 500 });
+  push().behave(gone.endpoint, { status: 410 });
   const mixed = await send(['--title', 'Disk', 'Disk almost full', '--all']);
   assert.equal(mixed.code, 1);
   assert.match(mixed.stdout, /removed 1/);
@@ -264,7 +245,7 @@ test('a whole session (subscribe, welcome, send, a 500, a 410, bad requests, shu
   // A save that fails (the data directory turned into a file) is a 500 that says nothing more.
   await rm(join(dir, 'data'), { recursive: true });
   await writeFile(join(dir, 'data'), 'not a directory');
-  const extra = push.subscribe();
+  const extra = push().subscribe();
   minted.push(extra);
   const failed = await subscribe(extra);
   assert.equal(failed.status, 500);

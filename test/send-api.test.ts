@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -17,54 +17,23 @@ import { createSendApi } from '../src/send-api.ts';
 import { createStatic } from '../src/static.ts';
 import { openStore } from '../src/store.ts';
 import { certificateNames } from '../src/tls.ts';
-import {
-  childEnv,
-  ROOT,
-  runScript,
-  type ServerProcess,
-  startServerProcess,
-  tempDir,
-} from './support/processes.ts';
-import {
-  type MintedSubscription,
-  type PushService,
-  type Received,
-  startPushService,
-} from './support/push-service.ts';
+import { postSubscription, useHarness } from './support/harness.ts';
+import { FULL_NOTIFICATION } from './support/notification.ts';
+import { ROOT, runScript, type ServerProcess } from './support/processes.ts';
+import type { MintedSubscription, Received } from './support/push-service.ts';
 
 const execFileAsync = promisify(execFile);
 const TOKEN = randomBytes(32).toString('base64url');
 
-let push: PushService;
-const dirs: string[] = [];
-const servers: ServerProcess[] = [];
-const agents: Agent[] = [];
+const { push, env, newDir, start, track, servers } = useHarness('swps-send-api-');
 /** Values that must never be echoed: tokens, VAPID private keys, subscription auth secrets. */
 const secrets = new Set<string>([TOKEN]);
 /** Every response body and send CLI output seen, checked for secrets at the end. */
 const echoed: string[] = [];
 
-before(async () => {
-  push = await startPushService();
-});
-
-after(async () => {
-  await Promise.all(servers.map((server) => server.stop()));
-  await Promise.all(agents.map((agent) => agent.close()));
-  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
-  await push?.close();
-});
-
-async function newDir(): Promise<string> {
-  const dir = await tempDir('swps-send-api-');
-  dirs.push(dir);
-  return dir;
-}
-
 /** Starts src/server.ts in `dir` against the test push service; notes its VAPID private key. */
-async function startServer(dir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const server = await startServerProcess({ dir, env: childEnv(push, env) });
-  servers.push(server);
+async function startServer(dir: string, extra: Record<string, string> = {}): Promise<ServerProcess> {
+  const server = await start({ dir, env: extra });
   const { privateKey } = JSON.parse(await readFile(join(dir, 'vapid.json'), 'utf8'));
   secrets.add(privateKey);
   return server;
@@ -104,15 +73,11 @@ async function call(base: string, options: PostOptions = {}): Promise<Answer> {
 
 /** Subscribes a new test-push-service subscription through the server, as the page would. */
 async function subscribe(server: ServerProcess): Promise<MintedSubscription> {
-  const subscription = push.subscribe();
+  const subscription = push().subscribe();
   secrets.add(subscription.keys.auth);
-  const response = await fetch(`${server.httpUrl}/api/subscriptions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(subscription),
-  });
-  const text = await response.text();
-  assert.equal(response.status, 201, text);
+  const response = await postSubscription(server.httpUrl, subscription);
+  const text = await response.body.text();
+  assert.equal(response.statusCode, 201, text);
   return subscription;
 }
 
@@ -121,8 +86,8 @@ async function storedEndpoints(server: ServerProcess): Promise<string[]> {
   return (JSON.parse(text) as { endpoint: string }[]).map((s) => s.endpoint);
 }
 
-/** What the push service accepted after `mark` (an earlier `push.received.length`). */
-const since = (mark: number): Received[] => push.received.slice(mark);
+/** What the push service accepted after `mark` (an earlier `push().received.length`). */
+const since = (mark: number): Received[] => push().received.slice(mark);
 
 describe('without a send token', () => {
   let server: ServerProcess;
@@ -150,8 +115,7 @@ describe('npm run token', () => {
   before(async () => {
     dir = await newDir();
   });
-  const env = () => childEnv(push);
-
+  
   test('creates send-token with mode 0600 holding a random 43-character base64url token', async () => {
     const result = await runScript('token', [], { cwd: dir, env: env() });
     assert.equal(result.code, 0, result.stderr);
@@ -190,7 +154,7 @@ describe('npm run token', () => {
     const server = await startServer(dir);
     assert.match(server.output(), /Send API on: POST \/api\/send/);
     const subscription = await subscribe(server);
-    const mark = push.received.length;
+    const mark = push().received.length;
     const answer = await call(server.httpUrl, {
       authorization: `Bearer ${token}`,
       body: 'token from the file',
@@ -227,17 +191,17 @@ describe('POST /api/send with SEND_TOKEN set', () => {
   });
 
   test('answers 409 when no subscription is stored', async () => {
-    const mark = push.requests;
+    const mark = push().requests;
     for (const answer of [await send('hello'), await sendJson({ body: 'hello', to: 'all' })]) {
       assert.equal(answer.status, 409, answer.text);
       assert.match(JSON.parse(answer.text).error, /no subscription is stored yet/);
     }
-    assert.equal(push.requests, mark);
+    assert.equal(push().requests, mark);
   });
 
   test('delivers a text/plain body with the default title "Simple Web Push"', async () => {
     const subscription = await subscribe(server);
-    const mark = push.received.length;
+    const mark = push().received.length;
     const answer = await send('Backup finished\n', 'text/plain; charset=utf-8');
     assert.equal(answer.status, 200, answer.text);
     assert.match(answer.headers['content-type'] ?? '', /^application\/json/);
@@ -255,16 +219,9 @@ describe('POST /api/send with SEND_TOKEN set', () => {
   });
 
   test('delivers every JSON option as given: payload fields and TTL, Urgency, Topic headers', async () => {
-    const mark = push.received.length;
-    const notification = {
-      title: 'Backup',
-      body: 'Backup finished ✓',
-      url: 'https://example.com/backups',
-      icon: '/icon.png',
-      tag: 'backup',
-    };
-    const answer = await sendJson({
-      ...notification,
+    const mark = push().received.length;
+      const answer = await sendJson({
+      ...FULL_NOTIFICATION,
       ttl: 600,
       urgency: 'high',
       topic: 'nightly-backup',
@@ -273,7 +230,7 @@ describe('POST /api/send with SEND_TOKEN set', () => {
     assert.equal(answer.status, 200, answer.text);
     assert.deepEqual(JSON.parse(answer.text), { delivered: 1, removed: 0, failed: [] });
     const [message] = since(mark);
-    assert.equal(message?.payload, JSON.stringify(notification));
+    assert.equal(message?.payload, JSON.stringify(FULL_NOTIFICATION));
     assert.equal(message?.ttl, 600);
     assert.equal(message?.urgency, 'high');
     assert.equal(message?.topic, 'nightly-backup');
@@ -281,7 +238,7 @@ describe('POST /api/send with SEND_TOKEN set', () => {
 
   test('reaches only the latest subscription by default, and every one with to: "all"', async () => {
     const latest = await subscribe(server);
-    let mark = push.received.length;
+    let mark = push().received.length;
     const one = await sendJson({ body: 'to the latest' });
     assert.deepEqual(JSON.parse(one.text), { delivered: 1, removed: 0, failed: [] });
     assert.deepEqual(
@@ -291,7 +248,7 @@ describe('POST /api/send with SEND_TOKEN set', () => {
 
     const stored = await storedEndpoints(server);
     assert.ok(stored.length >= 2);
-    mark = push.received.length;
+    mark = push().received.length;
     const all = await sendJson({ body: 'to everyone', to: 'all' });
     assert.deepEqual(JSON.parse(all.text), { delivered: stored.length, removed: 0, failed: [] });
     const reached = since(mark);
@@ -302,7 +259,7 @@ describe('POST /api/send with SEND_TOKEN set', () => {
   for (const status of [404, 410]) {
     test(`removes a subscription the push service answers ${status} to, and reports removed: 1`, async () => {
       const gone = await subscribe(server);
-      push.behave(gone.endpoint, { status }, 1);
+      push().behave(gone.endpoint, { status }, 1);
       const answer = await sendJson({ body: 'are you there?' });
       assert.equal(answer.status, 200, answer.text);
       assert.deepEqual(JSON.parse(answer.text), { delivered: 0, removed: 1, failed: [] });
@@ -312,7 +269,7 @@ describe('POST /api/send with SEND_TOKEN set', () => {
 
   test('answers 200 with a push service 500 listed as {host, status, reason}, keeping the subscription', async () => {
     const failing = await subscribe(server);
-    push.behave(failing.endpoint, { status: 500 }, 1);
+    push().behave(failing.endpoint, { status: 500 }, 1);
     const answer = await sendJson({ body: 'will fail' });
     assert.equal(answer.status, 200, answer.text);
     const report = JSON.parse(answer.text);
@@ -320,7 +277,7 @@ describe('POST /api/send with SEND_TOKEN set', () => {
     assert.deepEqual(report, {
       delivered: 0,
       removed: 0,
-      failed: [{ host: push.host, status: 500, reason: '{"error":"behaviour 500"}' }],
+      failed: [{ host: push().host, status: 500, reason: '{"error":"behaviour 500"}' }],
     });
     assert.equal((await storedEndpoints(server)).at(-1), failing.endpoint);
     assert.match(server.output(), /send API: delivered 0, removed 0, failed 1/);
@@ -373,7 +330,7 @@ describe('POST /api/send with SEND_TOKEN set', () => {
     assert.equal(big.status, 413, big.text);
     assert.match(JSON.parse(big.text).error, /larger than 8192 bytes/);
 
-    const mark = push.requests;
+    const mark = push().requests;
     const long = await sendJson({
       title: 't'.repeat(200),
       body: 'b'.repeat(2000),
@@ -381,7 +338,7 @@ describe('POST /api/send with SEND_TOKEN set', () => {
     });
     assert.equal(long.status, 413, long.text);
     assert.match(JSON.parse(long.text).error, /Web Push allows at most 3993/);
-    assert.equal(push.requests, mark);
+    assert.equal(push().requests, mark);
   });
 
   test('answers 405 with Allow: POST to other methods', async () => {
@@ -419,8 +376,7 @@ describe('POST /api/send with SEND_TOKEN set', () => {
 
   test('answers 429 with Retry-After after 10 failures from one address, even to the right token', async () => {
     // Another loopback address: its own count, untouched by the 401 tests above.
-    const elsewhere = new Agent({ localAddress: '127.0.0.3' });
-    agents.push(elsewhere);
+    const elsewhere = track(new Agent({ localAddress: '127.0.0.3' }));
     const from = (authorization: string) =>
       call(base, { authorization, body: 'hello', dispatcher: elsewhere });
     for (let attempt = 1; attempt <= 10; attempt++) {
@@ -480,7 +436,7 @@ describe('POST /api/send with SEND_TOKEN set', () => {
   // Concurrent: each case waits on a CLI process; none of the refused ones pushes anything.
   describe('shares its option parser and sender with npm run send', { concurrency: true }, () => {
     const cli = async (args: string[]) => {
-      const result = await runScript('send', args, { cwd: server.dir, env: childEnv(push) });
+      const result = await runScript('send', args, { cwd: server.dir, env: env() });
       echoed.push(result.stdout, result.stderr);
       return result;
     };
@@ -515,13 +471,13 @@ describe('POST /api/send with SEND_TOKEN set', () => {
         topic: 'same-topic',
       };
       const args = Object.entries(options).flatMap(([name, value]) => [`--${name}`, value]);
-      let mark = push.received.length;
+      let mark = push().received.length;
       const result = await cli([...args, 'from', 'both']);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, 'delivered 1\n');
       const [fromCli] = since(mark);
 
-      mark = push.received.length;
+      mark = push().received.length;
       const answer = await sendJson({ ...options, body: 'from both' });
       assert.deepEqual(JSON.parse(answer.text), { delivered: 1, removed: 0, failed: [] });
       const [fromApi] = since(mark);
@@ -594,8 +550,7 @@ describe('the failed-attempt limit, on a clock the test controls', () => {
     }
 
     // Another address is not held back (409: authenticated, nothing stored).
-    const elsewhere = new Agent({ localAddress: '127.0.0.2' });
-    agents.push(elsewhere);
+    const elsewhere = track(new Agent({ localAddress: '127.0.0.2' }));
     const other = await call(base, { authorization: bearer, body: 'x', dispatcher: elsewhere });
     assert.equal(other.status, 409, other.text);
 

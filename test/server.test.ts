@@ -1,72 +1,34 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { Agent, request } from 'undici';
-import {
-  childEnv,
-  runServer,
-  type ServerProcess,
-  startServerProcess,
-  tempDir,
-} from './support/processes.ts';
-import {
-  type MintedSubscription,
-  type PushService,
-  startPushService,
-} from './support/push-service.ts';
+import { postSubscription, useHarness } from './support/harness.ts';
+import { runServer, type ServerProcess } from './support/processes.ts';
+import type { MintedSubscription } from './support/push-service.ts';
 
-let push: PushService;
+const { push, env, newDir, start, track } = useHarness('swps-server-');
 let dir: string;
-const dirs: string[] = [];
-const servers: ServerProcess[] = [];
-const agents: Agent[] = [];
 
 before(async () => {
-  push = await startPushService();
   dir = await newDir();
 });
-
-after(async () => {
-  await Promise.all(servers.map((server) => server.stop('SIGKILL')));
-  await Promise.all(agents.map((agent) => agent.close()));
-  await push.close();
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-async function newDir(): Promise<string> {
-  const created = await tempDir('swps-server-');
-  dirs.push(created);
-  return created;
-}
-
-async function start(where = dir, extra: Record<string, string> = {}): Promise<ServerProcess> {
-  const server = await startServerProcess({ dir: where, env: childEnv(push, extra) });
-  servers.push(server);
-  return server;
-}
 
 /** An agent that trusts the server's self-signed certificate, and nothing else. */
 async function trustingAgent(where = dir): Promise<Agent> {
   const ca = await readFile(join(where, 'certs/cert.pem'), 'utf8');
-  const agent = new Agent({ connect: { ca } });
-  agents.push(agent);
-  return agent;
+  return track(new Agent({ connect: { ca } }));
 }
 
+/** POSTs to /api/subscriptions on `base`: the status and the JSON answer. */
 async function post(
-  url: string,
+  base: string,
   body: unknown,
   dispatcher?: Agent,
 ): Promise<{ status: number; json: unknown }> {
-  const response = await request(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    ...(dispatcher ? { dispatcher } : {}),
-  });
+  const response = await postSubscription(base, body, dispatcher);
   const text = await response.body.text();
   return { status: response.statusCode, json: text ? JSON.parse(text) : undefined };
 }
@@ -80,21 +42,21 @@ const noStack = (output: string) => assert.doesNotMatch(output, /\n\s+at /);
 
 /** Posts a fresh subscription and checks the decrypted welcome that the push service received. */
 async function subscribeAndWelcome(url: string, dispatcher?: Agent): Promise<MintedSubscription> {
-  const subscription = push.subscribe();
-  const response = await post(`${url}/api/subscriptions`, subscription, dispatcher);
+  const subscription = push().subscribe();
+  const response = await post(url, subscription, dispatcher);
   assert.equal(response.status, 201);
   assert.deepEqual(response.json, {
     subscription: 'created',
     welcome: { delivered: true, removed: false },
   });
   // A 201 with delivered: true means the push service has already accepted the welcome.
-  const welcome = push.received.find((message) => message.endpoint === subscription.endpoint);
+  const welcome = push().received.find((message) => message.endpoint === subscription.endpoint);
   assert.ok(welcome, 'the welcome reached this subscription');
   assert.equal(JSON.parse(welcome.payload).title, 'Notifications are on');
   const keys = await vapidFile();
   assert.equal(welcome.vapidPublicKey, keys.publicKey);
   assert.match(welcome.claims.sub, /^mailto:/);
-  assert.equal(welcome.claims.aud, push.origin);
+  assert.equal(welcome.claims.aud, push().origin);
   return subscription;
 }
 
@@ -102,7 +64,7 @@ async function subscribeAndWelcome(url: string, dispatcher?: Agent): Promise<Min
 let server: ServerProcess;
 
 test('creates the certificate and VAPID keys on first start and prints both URLs', async () => {
-  server = await start();
+  server = await start({ dir });
   assert.equal(await mode(join(dir, 'certs/key.pem')), 0o600);
   assert.match(await readFile(join(dir, 'certs/cert.pem'), 'utf8'), /BEGIN CERTIFICATE/);
   assert.equal(await mode(join(dir, 'vapid.json')), 0o600);
@@ -126,14 +88,14 @@ test('keeps subscriptions and keys across a restart', async () => {
   const before = await vapidFile();
   const stored = JSON.parse(await readFile(join(dir, 'subscription.json'), 'utf8'));
   assert.equal(stored.length, 2);
-  server = await start();
+  server = await start({ dir });
   assert.match(server.output(), /2 subscription\(s\)/);
   assert.doesNotMatch(server.output(), /Created/);
   const response = await request(`${server.httpUrl}/api/vapid-public-key`);
   assert.deepEqual(await response.body.json(), { publicKey: before.publicKey });
   assert.deepEqual(await vapidFile(), before);
   // Posting a stored subscription again updates it instead of adding a second one.
-  const again = await post(`${server.httpUrl}/api/subscriptions`, stored[0]);
+  const again = await post(server.httpUrl, stored[0]);
   assert.equal(again.status, 200);
   assert.equal(JSON.parse(await readFile(join(dir, 'subscription.json'), 'utf8')).length, 2);
 });
@@ -155,16 +117,16 @@ test('exits 0 within a few seconds of SIGTERM', async () => {
 });
 
 test('on SIGTERM with a welcome push stalled in flight, cuts it at the 5 s deadline and exits 0', async () => {
-  const busy = await start(await newDir());
-  const subscription = push.subscribe();
-  push.behave(subscription.endpoint, { stall: true });
-  const requests = push.requests;
-  const answer = post(`${busy.httpUrl}/api/subscriptions`, subscription).then(
+  const busy = await start();
+  const subscription = push().subscribe();
+  push().behave(subscription.endpoint, { stall: true });
+  const requests = push().requests;
+  const answer = post(busy.httpUrl, subscription).then(
     (response) => response.status,
     (error: unknown) => (error as Error).message,
   );
   const deadline = Date.now() + 5000;
-  while (push.requests === requests) {
+  while (push().requests === requests) {
     assert.ok(Date.now() < deadline, 'the welcome push never reached the push service');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -177,14 +139,14 @@ test('on SIGTERM with a welcome push stalled in flight, cuts it at the 5 s deadl
   // connection: the client sees it closed without a response.
   assert.ok(elapsed >= 4500 && elapsed < 9000, `exited after ${elapsed} ms`);
   assert.match(String(outcome), /other side closed|socket|reset/i);
-  push.behave(subscription.endpoint, null);
+  push().behave(subscription.endpoint, null);
 });
 
 test('refuses to start with a corrupt subscription.json and leaves it unchanged', async () => {
   const where = await newDir();
   const corrupt = '[{"endpoint": "https://fcm.googleapis.com/x",';
   await writeFile(join(where, 'subscription.json'), corrupt);
-  const result = await runServer({ dir: where, env: childEnv(push) });
+  const result = await runServer({ dir: where, env: env() });
   assert.notEqual(result.code, 0);
   assert.match(result.stderr, /^error: .*subscription\.json is not valid JSON.*\n$/);
   noStack(result.stdout + result.stderr);
@@ -199,7 +161,7 @@ test('refuses to start with a corrupt vapid.json and leaves it unchanged', async
   for (const [corrupt, message] of cases) {
     const where = await newDir();
     await writeFile(join(where, 'vapid.json'), corrupt, { mode: 0o600 });
-    const result = await runServer({ dir: where, env: childEnv(push) });
+    const result = await runServer({ dir: where, env: env() });
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /^error: [^\n]+\n$/);
     assert.match(result.stderr, message);
@@ -215,9 +177,9 @@ test('says in one line that the port is in use, and exits non-zero', async () =>
   try {
     const where = await newDir();
     const envs: Record<string, string>[] = [{ PORT: String(port) }, { HTTP_PORT: String(port) }];
-    for (const env of envs) {
-      const result = await runServer({ dir: where, env: childEnv(push, env) });
-      assert.notEqual(result.code, 0, JSON.stringify(env));
+    for (const extra of envs) {
+      const result = await runServer({ dir: where, env: env(extra) });
+      assert.notEqual(result.code, 0, JSON.stringify(extra));
       assert.match(result.stderr, new RegExp(`^error: port ${port} is already in use\\n$`));
       noStack(result.stdout + result.stderr);
     }

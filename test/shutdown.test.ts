@@ -1,56 +1,30 @@
 // Graceful shutdown: SIGTERM/SIGINT stop accepting, let requests and writes in flight finish,
 // then exit 0 with every acknowledged subscription on disk.
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
-import { childEnv, type ServerProcess, startServerProcess, tempDir } from './support/processes.ts';
-import { type PushService, startPushService } from './support/push-service.ts';
+import { postSubscription, useHarness } from './support/harness.ts';
+import type { ServerProcess } from './support/processes.ts';
 
 /** Each welcome push takes this long: in flight when the signal comes, done well inside 5 s. */
 const LATENCY_MS = 1500;
 /** src/server.ts cuts what is left after 5 s; generous on top for a slow, shared machine. */
 const EXIT_WITHIN_MS = 5000 + 5000;
 
-let push: PushService;
-const dirs: string[] = [];
-const servers: ServerProcess[] = [];
-const pools: Pool[] = [];
-
-before(async () => {
-  push = await startPushService({ latencyMs: LATENCY_MS });
-});
-
-after(async () => {
-  await Promise.all(servers.map((server) => server.stop('SIGKILL')));
-  await Promise.all(pools.map((pool) => pool.destroy()));
-  await push.close();
-  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-async function start(): Promise<ServerProcess> {
-  const dir = await tempDir('swps-shutdown-');
-  dirs.push(dir);
-  const server = await startServerProcess({ dir, env: childEnv(push) });
-  servers.push(server);
-  return server;
-}
+const { push, start, track } = useHarness('swps-shutdown-', { latencyMs: LATENCY_MS });
 
 /** POSTs a fresh subscription: the status and endpoint, or the connection error's code. */
 async function subscribe(
+  server: ServerProcess,
   pool: Pool,
 ): Promise<{ status?: number; error?: string; endpoint: string }> {
-  const subscription = push.subscribe();
+  const subscription = push().subscribe();
   try {
-    const response = await pool.request({
-      path: '/api/subscriptions',
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(subscription),
-    });
+    const response = await postSubscription(server.httpUrl, subscription, pool);
     const body = (await response.body.json()) as { welcome?: { delivered: boolean } };
     assert.equal(response.statusCode === 201 ? body.welcome?.delivered : true, true);
     return { status: response.statusCode, endpoint: subscription.endpoint };
@@ -81,16 +55,15 @@ async function storedEndpoints(server: ServerProcess): Promise<string[]> {
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`on ${signal} stops accepting, finishes the subscribes in flight and exits 0 with them on disk`, async (t) => {
     const server = await start();
-    const pool = new Pool(server.httpUrl, { connections: 20 });
-    pools.push(pool);
-    const arrived = push.requests;
+    const pool = track(new Pool(server.httpUrl, { connections: 20 }));
+    const arrived = push().requests;
     // Ten whose welcome pushes are in flight, then ten more racing the signal (their writes in
     // progress, or not yet accepted at all).
-    const first = Array.from({ length: 10 }, () => subscribe(pool));
+    const first = Array.from({ length: 10 }, () => subscribe(server, pool));
     const deadline = Date.now() + 10_000;
-    while (push.requests < arrived + 10 && Date.now() < deadline) await sleep(10);
-    assert.ok(push.requests >= arrived + 10, 'all ten welcome pushes reached the push service');
-    const racing = Array.from({ length: 10 }, () => subscribe(pool));
+    while (push().requests < arrived + 10 && Date.now() < deadline) await sleep(10);
+    assert.ok(push().requests >= arrived + 10, 'all ten welcome pushes reached the push service');
+    const racing = Array.from({ length: 10 }, () => subscribe(server, pool));
     await sleep(20);
 
     const signalled = Date.now();

@@ -1,14 +1,14 @@
 // Slow and flooding clients: timeouts, the connection cap and the per-address rate limit.
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect as connectTls } from 'node:tls';
 import { Agent, request } from 'undici';
-import { childEnv, type ServerProcess, startServerProcess, tempDir } from './support/processes.ts';
-import { type PushService, startPushService } from './support/push-service.ts';
+import { postSubscription, useHarness } from './support/harness.ts';
+import type { ServerProcess } from './support/processes.ts';
 
 // src/server.ts: headers within 10 s, the whole request within 20 s, checked every second.
 const HEADERS_TIMEOUT_MS = 10_000;
@@ -17,31 +17,7 @@ const MAX_CONNECTIONS = 256;
 /** Generous: the timeouts are checked once a second, and this machine is shared and slow. */
 const SLACK_MS = 6_000;
 
-let push: PushService;
-const dirs: string[] = [];
-const servers: ServerProcess[] = [];
-const sockets: Socket[] = [];
-const agents: Agent[] = [];
-
-before(async () => {
-  push = await startPushService();
-});
-
-after(async () => {
-  for (const socket of sockets) socket.destroy();
-  await Promise.all(agents.map((agent) => agent.close()));
-  await Promise.all(servers.map((server) => server.stop('SIGKILL')));
-  await push.close();
-  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-async function start(extra: Record<string, string> = {}): Promise<ServerProcess> {
-  const dir = await tempDir('swps-slow-');
-  dirs.push(dir);
-  const server = await startServerProcess({ dir, env: childEnv(push, extra) });
-  servers.push(server);
-  return server;
-}
+const { push, start, track } = useHarness('swps-slow-');
 
 type Mode = 'handshake' | 'silent' | 'header' | 'body';
 interface SlowClient {
@@ -62,7 +38,7 @@ function slowClient(server: ServerProcess, ca: string, mode: Mode, secure: boole
     secure && mode !== 'handshake'
       ? connectTls({ host: '127.0.0.1', port, ca, servername: 'localhost' })
       : connectTcp(port, '127.0.0.1');
-  sockets.push(socket);
+  track(socket);
   const started = Date.now();
   const head =
     mode === 'body'
@@ -99,21 +75,15 @@ async function get(url: string, dispatcher?: Agent): Promise<{ status: number; m
 }
 
 async function subscribe(url: string, dispatcher?: Agent) {
-  const subscription = push.subscribe();
-  const response = await request(`${url}/api/subscriptions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(subscription),
-    ...(dispatcher ? { dispatcher } : {}),
-  });
+  const subscription = push().subscribe();
+  const response = await postSubscription(url, subscription, dispatcher);
   const text = await response.body.text();
   return { status: response.statusCode, headers: response.headers, text, ...subscription };
 }
 
 /** A connection that sends nothing; resolves once connected. */
 async function idleConnection(port: number): Promise<Socket> {
-  const socket = connectTcp(port, '127.0.0.1');
-  sockets.push(socket);
+  const socket = track(connectTcp(port, '127.0.0.1'));
   socket.on('error', () => {});
   await new Promise((resolve) => socket.once('connect', resolve));
   return socket;
@@ -124,8 +94,7 @@ describe('slow and flooding clients', { concurrency: true }, () => {
   test('cuts off 20 slow clients on both ports and answers a normal request promptly meanwhile', async () => {
     const server = await start();
     const ca = await readFile(join(server.dir, 'certs/cert.pem'), 'utf8');
-    const agent = new Agent({ connect: { ca } });
-    agents.push(agent);
+    const agent = track(new Agent({ connect: { ca } }));
     const slow: Mode[] = ['silent', 'header', 'header', 'header', 'header'];
     slow.push('body', 'body', 'body', 'body');
     const clients = [
@@ -188,7 +157,7 @@ describe('slow and flooding clients', { concurrency: true }, () => {
   });
 
   test('answers the 6th subscribe in a minute with 429 and Retry-After when RATE_LIMIT=5, while GET / still works', async () => {
-    const server = await start({ RATE_LIMIT: '5' });
+    const server = await start({ env: { RATE_LIMIT: '5' } });
     for (let i = 0; i < 5; i++) assert.equal((await subscribe(server.httpUrl)).status, 201);
     const limited = await subscribe(server.httpUrl);
     assert.equal(limited.status, 429);
@@ -208,22 +177,20 @@ describe('slow and flooding clients', { concurrency: true }, () => {
       await response.body.text();
       assert.equal(response.statusCode, 429, `${method} ${path}`);
     }
-    const insecure = new Agent({ connect: { rejectUnauthorized: false } });
-    agents.push(insecure);
+    const insecure = track(new Agent({ connect: { rejectUnauthorized: false } }));
     assert.equal((await subscribe(server.httpsUrl, insecure)).status, 429);
-    const welcomed = push.received.some((message) => message.endpoint === limited.endpoint);
+    const welcomed = push().received.some((message) => message.endpoint === limited.endpoint);
     assert.equal(welcomed, false, 'nothing was pushed for a refused request');
 
     assert.equal((await get(`${server.httpUrl}/`)).status, 200);
     assert.equal((await get(`${server.httpUrl}/api/vapid-public-key`)).status, 200);
     // Another client address has its own allowance.
-    const elsewhere = new Agent({ localAddress: '127.0.0.2' });
-    agents.push(elsewhere);
+    const elsewhere = track(new Agent({ localAddress: '127.0.0.2' }));
     assert.equal((await subscribe(server.httpUrl, elsewhere)).status, 201);
   });
 
   test('RATE_LIMIT=0 turns the limit off: 30 subscribes in a row from one address all succeed', async () => {
-    const server = await start({ RATE_LIMIT: '0' });
+    const server = await start({ env: { RATE_LIMIT: '0' } });
     for (let i = 0; i < 30; i++) assert.equal((await subscribe(server.httpUrl)).status, 201);
   });
 });

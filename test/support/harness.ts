@@ -1,0 +1,87 @@
+import { rm } from 'node:fs/promises';
+import { after, before } from 'node:test';
+import { type Dispatcher, request } from 'undici';
+import { childEnv, type ServerProcess, startServerProcess, tempDir } from './processes.ts';
+import { type PushService, startPushService } from './push-service.ts';
+
+/** What `useHarness` gives a test file; everything it starts or makes is gone after `after`. */
+export interface Harness {
+  /** The test push service (started in `before`). */
+  push(): PushService;
+  /** The environment for a server or CLI child that pushes to the test push service. */
+  env(extra?: Record<string, string>): NodeJS.ProcessEnv;
+  /** A fresh temporary directory. */
+  newDir(): Promise<string>;
+  /** Starts `src/server.ts` in `dir` (a fresh directory by default) with `env` added. */
+  start(options?: { dir?: string; env?: Record<string, string> }): Promise<ServerProcess>;
+  /** Destroys `resource` (an undici Agent or Pool, a socket) in `after`, and returns it. */
+  track<T extends { destroy(): unknown }>(resource: T): T;
+  /** Every server started so far, in order. */
+  readonly servers: readonly ServerProcess[];
+}
+
+/**
+ * Registers `before` and `after` in the current suite: a test push service (started with
+ * `options`), temporary directories named `prefix…`, and the server processes started in them.
+ */
+export function useHarness(
+  prefix: string,
+  options: Parameters<typeof startPushService>[0] = {},
+): Harness {
+  let service: PushService | undefined;
+  const dirs: string[] = [];
+  const servers: ServerProcess[] = [];
+  const resources: { destroy(): unknown }[] = [];
+
+  before(async () => {
+    service = await startPushService(options);
+  });
+
+  after(async () => {
+    await Promise.all(resources.map((resource) => resource.destroy()));
+    await Promise.all(servers.map((server) => server.stop('SIGKILL')));
+    await service?.close();
+    await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+
+  const push = (): PushService => {
+    if (!service) throw new Error('the test push service starts in before()');
+    return service;
+  };
+  const env = (extra: Record<string, string> = {}) => childEnv(push(), extra);
+  const newDir = async (): Promise<string> => {
+    const dir = await tempDir(prefix);
+    dirs.push(dir);
+    return dir;
+  };
+
+  return {
+    push,
+    env,
+    newDir,
+    async start({ dir, env: extra } = {}) {
+      const server = await startServerProcess({ dir: dir ?? (await newDir()), env: env(extra) });
+      servers.push(server);
+      return server;
+    },
+    track(resource) {
+      resources.push(resource);
+      return resource;
+    },
+    servers,
+  };
+}
+
+/** POSTs `subscription` as JSON to `base`/api/subscriptions, as the page does. */
+export function postSubscription(
+  base: string,
+  subscription: unknown,
+  dispatcher?: Dispatcher,
+): Promise<Dispatcher.ResponseData> {
+  return request(`${base}/api/subscriptions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(subscription),
+    ...(dispatcher ? { dispatcher } : {}),
+  });
+}
