@@ -4,27 +4,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher, request } from 'undici';
 import webpush from 'web-push';
 import type { HostRule } from './config.ts';
-import { HttpError } from './errors.ts';
 import type { VapidKeys } from './keys.ts';
+import {
+  DEFAULT_TTL,
+  type DeliveryOptions,
+  encodePayload,
+  type Notification,
+} from './notification.ts';
+import { readReason, retryAfterMs } from './push-response.ts';
 import { endpointProblem, type Subscription } from './subscription.ts';
-
-/** What the service worker shows. */
-export interface Notification {
-  title: string;
-  body: string;
-  url?: string;
-  icon?: string;
-  tag?: string;
-}
-
-export type Urgency = 'very-low' | 'low' | 'normal' | 'high';
-
-/** RFC 8030 §5: how long the push service keeps it, how urgent it is, what it replaces. */
-export interface DeliveryOptions {
-  ttl?: number;
-  urgency?: Urgency;
-  topic?: string;
-}
+import { createVapidHeaders } from './vapid-header.ts';
 
 export interface Failure {
   endpoint: string;
@@ -63,14 +52,8 @@ export interface Pusher {
   close(): Promise<void>;
 }
 
-/** RFC 8291 §4: one 4096-byte record less 86 header, 16 tag and 1 padding byte. */
-export const MAX_PAYLOAD_BYTES = 3993;
-export const DEFAULT_TTL = 24 * 60 * 60;
 /** Requests in flight per push-service origin unless told otherwise. */
 export const DEFAULT_CONCURRENCY = 100;
-const JWT_LIFETIME = 12 * 60 * 60;
-// Renewed an hour before expiry: well inside RFC 8292's 24 h, and Apple's "not more than hourly".
-const JWT_RENEW_BEFORE = 60 * 60;
 const TIMEOUT_ERRORS = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
@@ -82,19 +65,6 @@ const RETRYABLE_SOCKET_ERRORS = new Set([
   'UND_ERR_SOCKET',
   'UND_ERR_CLOSED',
 ]);
-
-/** The JSON the service worker receives; 413 when it cannot fit in one encrypted record. */
-export function encodePayload(notification: Notification): string {
-  const payload = JSON.stringify(notification);
-  const size = Buffer.byteLength(payload);
-  if (size > MAX_PAYLOAD_BYTES) {
-    throw new HttpError(
-      413,
-      `the notification is ${size} bytes as JSON; Web Push allows at most ${MAX_PAYLOAD_BYTES}`,
-    );
-  }
-  return payload;
-}
 
 /** Sends encrypted notifications with a cached VAPID header and bounded concurrency per origin. */
 export function createPusher(options: PusherOptions): Pusher {
@@ -108,28 +78,11 @@ export function createPusher(options: PusherOptions): Pusher {
   const { maxRetryAfterMs = 60_000, now = Date.now } = options;
   const dispatcher =
     options.dispatcher ?? new Agent({ connections: concurrency, connectTimeout: timeoutMs });
-  const headers = new Map<string, { value: string; renewAt: number }>();
+  const authorization = createVapidHeaders(vapid, now);
   // close() cuts pauses and requests in flight: a stalled push service must not delay shutdown.
   const closing = new AbortController();
   // One abort listener per request in flight, to every origin: not a leak.
   setMaxListeners(0, closing.signal);
-
-  function authorization(audience: string): string {
-    const cached = headers.get(audience);
-    const seconds = Math.floor(now() / 1000);
-    if (cached && seconds < cached.renewAt) return cached.value;
-    const exp = seconds + JWT_LIFETIME;
-    const { Authorization } = webpush.getVapidHeaders(
-      audience,
-      vapid.subject,
-      vapid.publicKey,
-      vapid.privateKey,
-      'aes128gcm',
-      exp,
-    );
-    headers.set(audience, { value: Authorization, renewAt: exp - JWT_RENEW_BEFORE });
-    return Authorization;
-  }
 
   async function deliver(
     subscription: Subscription,
@@ -172,11 +125,14 @@ export function createPusher(options: PusherOptions): Pusher {
           bodyTimeout: timeoutMs,
           signal: closing.signal,
         });
-        const text = await readReason(response.body, timeoutMs);
         const status = response.statusCode;
+        const settled = (status >= 200 && status < 300) || status === 404 || status === 410;
+        // Only a failure's body is worth reading; the rest is discarded (bounded by undici).
+        if (settled) await response.body.dump();
         if (status >= 200 && status < 300) return 'delivered';
         // RFC 8030 §7.3: the subscription no longer exists.
         if (status === 404 || status === 410) return 'gone';
+        const text = await readReason(response.body, timeoutMs);
         const retryAfter = retryAfterMs(response.headers['retry-after'], now());
         if ((status === 429 || status === 503) && attempt < maxRetries) {
           const pause = retryAfter ?? 1000 * 2 ** attempt;
@@ -245,33 +201,4 @@ function groupByOrigin(subscriptions: readonly Subscription[]): Map<string, Subs
     else groups.set(origin, [subscription]);
   }
   return groups;
-}
-
-/**
- * Up to 200 characters of a response body, read for at most `ms`: bodyTimeout only limits the
- * pause between chunks, so an endless or trickling body would hold the request and fill memory.
- */
-async function readReason(body: Dispatcher.ResponseData['body'], ms: number): Promise<string> {
-  const timer = setTimeout(() => body.destroy(), ms);
-  let text = '';
-  try {
-    for await (const chunk of body.setEncoding('utf8')) {
-      text += chunk;
-      if (text.length >= 200) break;
-    }
-  } catch {
-    // Cut off: the status decides the outcome; what arrived so far is the reason.
-  } finally {
-    clearTimeout(timer);
-  }
-  return text.trim().slice(0, 200);
-}
-
-/** RFC 9110 §10.2.3: Retry-After is delay-seconds or an HTTP date. */
-function retryAfterMs(header: string | string[] | undefined, nowMs: number): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
 }

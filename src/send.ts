@@ -1,5 +1,6 @@
 import { HttpError } from './errors.ts';
-import type { DeliveryOptions, Notification, Pusher, Urgency } from './push.ts';
+import type { DeliveryOptions, Notification, Urgency } from './notification.ts';
+import type { Pusher } from './push.ts';
 import type { SubscriptionStore } from './store.ts';
 import type { Subscription } from './subscription.ts';
 

@@ -119,7 +119,9 @@ describe('the page in Chromium', { skip: chromiumFound.skip, timeout: 60_000 }, 
       );
       if (found) return found;
       if (Date.now() > deadline) assert.fail(`the push service got no "${title}" for ${endpoint}`);
-      await push().waitFor(push().received.length + 1, deadline - Date.now()).catch(() => {});
+      await push()
+        .waitFor(push().received.length + 1, deadline - Date.now())
+        .catch(() => {});
     }
   }
 

@@ -49,25 +49,22 @@ test('finish clears the progress line so the summary takes its place', () => {
   assert.equal(written.length, 2, 'a second finish writes nothing');
 });
 
-test('writes nothing when the output is not a terminal', () => {
-  const { progress, written, advance } = harness({ isTTY: false });
-  for (let done = 1; done <= 5000; done++) {
-    advance(5);
-    progress.update(done, 5000);
-  }
-  progress.finish();
-  assert.deepEqual(written, []);
-});
+const silent: [string, { isTTY: boolean }, number, number][] = [
+  ['writes nothing when the output is not a terminal', { isTTY: false }, 5000, 5],
+  ['writes nothing on a terminal for 100 subscriptions or fewer', { isTTY: true }, 100, 500],
+];
 
-test('writes nothing on a terminal for 100 subscriptions or fewer', () => {
-  const { progress, written, advance } = harness({ isTTY: true });
-  for (let done = 1; done <= 100; done++) {
-    advance(500);
-    progress.update(done, 100);
-  }
-  progress.finish();
-  assert.deepEqual(written, []);
-});
+for (const [name, options, total, stepMs] of silent) {
+  test(name, () => {
+    const { progress, written, advance } = harness(options);
+    for (let done = 1; done <= total; done++) {
+      advance(stepMs);
+      progress.update(done, total);
+    }
+    progress.finish();
+    assert.deepEqual(written, []);
+  });
+}
 
 test('rate is per second since the start, and ETA the time left at that rate', () => {
   assert.equal(progressLine(0, 10_000, 0), '0/10000  0/s  ETA ?');

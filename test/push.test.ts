@@ -4,14 +4,8 @@ import { Agent } from 'undici';
 import { type HostRule, parseHostRule } from '../src/config.ts';
 import { HttpError } from '../src/errors.ts';
 import { generateKeys } from '../src/keys.ts';
-import {
-  createPusher,
-  DEFAULT_TTL,
-  MAX_PAYLOAD_BYTES,
-  type Notification,
-  type Pusher,
-  type PusherOptions,
-} from '../src/push.ts';
+import { DEFAULT_TTL, MAX_PAYLOAD_BYTES, type Notification } from '../src/notification.ts';
+import { createPusher, type Pusher, type PusherOptions } from '../src/push.ts';
 import { FULL_NOTIFICATION } from './support/notification.ts';
 import { type PushService, startPushService } from './support/push-service.ts';
 

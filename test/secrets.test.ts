@@ -31,7 +31,9 @@ before(async () => {
   dir = await newDir();
   await mkdir(join(dir, 'data'));
   server = await start({ dir, env: SERVER_ENV });
-  agent = track(new Agent({ connect: { ca: await readFile(join(dir, 'certs/cert.pem'), 'utf8') } }));
+  agent = track(
+    new Agent({ connect: { ca: await readFile(join(dir, 'certs/cert.pem'), 'utf8') } }),
+  );
 });
 
 /** Sends a request to the running server and records the answer for the checks below. */

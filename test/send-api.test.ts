@@ -32,7 +32,10 @@ const secrets = new Set<string>([TOKEN]);
 const echoed: string[] = [];
 
 /** Starts src/server.ts in `dir` against the test push service; notes its VAPID private key. */
-async function startServer(dir: string, extra: Record<string, string> = {}): Promise<ServerProcess> {
+async function startServer(
+  dir: string,
+  extra: Record<string, string> = {},
+): Promise<ServerProcess> {
   const server = await start({ dir, env: extra });
   const { privateKey } = JSON.parse(await readFile(join(dir, 'vapid.json'), 'utf8'));
   secrets.add(privateKey);
@@ -115,7 +118,7 @@ describe('npm run token', () => {
   before(async () => {
     dir = await newDir();
   });
-  
+
   test('creates send-token with mode 0600 holding a random 43-character base64url token', async () => {
     const result = await runScript('token', [], { cwd: dir, env: env() });
     assert.equal(result.code, 0, result.stderr);
@@ -220,7 +223,7 @@ describe('POST /api/send with SEND_TOKEN set', () => {
 
   test('delivers every JSON option as given: payload fields and TTL, Urgency, Topic headers', async () => {
     const mark = push().received.length;
-      const answer = await sendJson({
+    const answer = await sendJson({
       ...FULL_NOTIFICATION,
       ttl: 600,
       urgency: 'high',

@@ -28,14 +28,20 @@ export function useHarness(
   prefix: string,
   options: Parameters<typeof startPushService>[0] = {},
 ): Harness {
+  let starting: Promise<PushService> | undefined;
   let service: PushService | undefined;
   const dirs: string[] = [];
   const servers: ServerProcess[] = [];
   const resources: { destroy(): unknown }[] = [];
+  // Node 20 runs top-level `before` hooks side by side, so a file's own hook may need the
+  // service before this one has it: whoever comes first starts it, the other waits.
+  const ready = async (): Promise<PushService> => {
+    starting ??= startPushService(options);
+    service = await starting;
+    return service;
+  };
 
-  before(async () => {
-    service = await startPushService(options);
-  });
+  before(ready);
 
   after(async () => {
     await Promise.all(resources.map((resource) => resource.destroy()));
@@ -60,7 +66,8 @@ export function useHarness(
     env,
     newDir,
     async start({ dir, env: extra } = {}) {
-      const server = await startServerProcess({ dir: dir ?? (await newDir()), env: env(extra) });
+      const where = dir ?? (await newDir());
+      const server = await startServerProcess({ dir: where, env: childEnv(await ready(), extra) });
       servers.push(server);
       return server;
     },
