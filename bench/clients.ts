@@ -5,6 +5,7 @@ import { Agent as UndiciAgent, request as undiciRequest } from 'undici';
 import webpush from 'web-push';
 import type { VapidKeys } from '../src/keys.ts';
 import type { Subscription } from '../src/subscription.ts';
+import { createVapidHeaders } from '../src/vapid-header.ts';
 
 export type Client = 'https' | 'undici';
 type Post = (details: webpush.RequestDetails) => Promise<number>;
@@ -18,13 +19,7 @@ export async function sendVia(
   concurrency: number,
 ): Promise<number> {
   const audience = new URL(subscriptions[0]?.endpoint ?? 'https://invalid').origin;
-  const { Authorization } = webpush.getVapidHeaders(
-    audience,
-    vapid.subject,
-    vapid.publicKey,
-    vapid.privateKey,
-    'aes128gcm',
-  );
+  const Authorization = createVapidHeaders(vapid)(audience);
   const options = {
     TTL: 86_400,
     headers: { Authorization },
