@@ -143,12 +143,19 @@ async function main(): Promise<void> {
   const log = (line: string) => console.log(line);
   try {
     const server = await startServer(loadConfig(), log);
+    let stopping = false;
     const stop = async (signal: string) => {
+      // A second signal must not kill the process mid-write: the deadline already bounds the wait.
+      if (stopping) {
+        log(`${signal}: already finishing (at most 5 s)`);
+        return;
+      }
+      stopping = true;
       log(`${signal}: finishing requests in flight, then exiting`);
       await server.close();
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   } catch (error) {
     // Expected failures (a broken file, a port in use, a read-only directory) get one line.
     const systemError = error instanceof Error && 'syscall' in error;

@@ -67,16 +67,18 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     await sleep(20);
 
     const signalled = Date.now();
+    const exit = server.stop(signal);
+    await sleep(150);
+    // An impatient second signal must not kill the process mid-write.
     server.child.kill(signal);
-    const exit = server.stop();
-    await sleep(300);
+    await sleep(150);
     assert.equal(server.child.exitCode, null, 'still finishing the requests in flight');
     assert.ok(await refused(server.httpUrl), 'new HTTP connections are refused');
     assert.ok(await refused(server.httpsUrl), 'new HTTPS connections are refused');
 
     const answered = await Promise.all(first);
     assert.deepEqual(
-      answered.map((a) => a.status),
+      answered.map((a) => a.status ?? a.error),
       Array(10).fill(201),
       'the ten in flight were answered, welcomes delivered',
     );
@@ -90,6 +92,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const outcomes = raced.map((a) => a.status ?? a.error).join(' ');
     t.diagnostic(`exited ${elapsed} ms after ${signal}; the ten racing it: ${outcomes}`);
     assert.match(server.output(), new RegExp(`${signal}: finishing requests in flight`));
+    assert.match(server.output(), new RegExp(`${signal}: already finishing`));
 
     const acknowledged = [...answered, ...raced].filter((a) => a.status === 201);
     const stored = new Set(await storedEndpoints(server));

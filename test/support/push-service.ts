@@ -1,5 +1,5 @@
 import { createECDH, randomBytes, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
+import { once, setMaxListeners } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
@@ -81,6 +81,8 @@ export async function startPushService(
   const behaviours = new Map<string, { behaviour: Behaviour; remaining: number }>();
   const waiters = new Set<() => void>();
   const closing = new AbortController();
+  // One listener per latency wait in flight: many at once is expected, not a leak.
+  setMaxListeners(0, closing.signal);
   const received: Received[] = [];
   const rejected: Rejected[] = [];
   let requests = 0;
