@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HostRule } from './config.ts';
 import { HttpError } from './errors.ts';
-import { readJson, SECURITY_HEADERS, sendJson } from './http.ts';
+import { BODY_LIMIT, readJson, SECURITY_HEADERS, sendJson } from './http.ts';
 import type { Notification } from './notification.ts';
 import type { Pusher } from './push.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -21,9 +21,6 @@ export interface AppDeps {
   /** Extra routes, such as the send API: answer true when handled. */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, pathname: string) => Promise<boolean>;
 }
-
-/** A browser subscription plus push metadata fits easily; anything larger is not one. */
-export const BODY_LIMIT = 8 * 1024;
 
 const WELCOME: Notification = {
   title: 'Notifications are on',

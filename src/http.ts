@@ -12,6 +12,9 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
   'X-Frame-Options': 'DENY',
 });
 
+/** The largest request body accepted: a subscription or a send request fits easily. */
+export const BODY_LIMIT = 8 * 1024;
+
 /** Reads the request body up to `limit` bytes; 413 as soon as it is exceeded. */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);

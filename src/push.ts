@@ -126,12 +126,12 @@ export function createPusher(options: PusherOptions): Pusher {
           signal: closing.signal,
         });
         const status = response.statusCode;
-        const settled = (status >= 200 && status < 300) || status === 404 || status === 410;
-        // Only a failure's body is worth reading; the rest is discarded (bounded by undici).
-        if (settled) await response.body.dump();
-        if (status >= 200 && status < 300) return 'delivered';
-        // RFC 8030 §7.3: the subscription no longer exists.
-        if (status === 404 || status === 410) return 'gone';
+        // RFC 8030 §7.3: 404/410 mean the subscription no longer exists. Only a failure's body is
+        // worth reading; the rest is discarded (bounded by undici).
+        if ((status >= 200 && status < 300) || status === 404 || status === 410) {
+          await response.body.dump();
+          return status < 300 ? 'delivered' : 'gone';
+        }
         const text = await readReason(response.body, timeoutMs);
         const retryAfter = retryAfterMs(response.headers['retry-after'], now());
         if ((status === 429 || status === 503) && attempt < maxRetries) {

@@ -1,13 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError } from './errors.ts';
-import { mediaType, parseJson, readBody, sendJson } from './http.ts';
+import { BODY_LIMIT, mediaType, parseJson, readBody, sendJson } from './http.ts';
 import type { Pusher } from './push.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { parseSendRequest, sendToStored } from './send.ts';
 import type { SubscriptionStore } from './store.ts';
 import { tokenMatches } from './token.ts';
-
-const BODY_LIMIT = 8 * 1024;
 
 export interface SendApiDeps {
   store: SubscriptionStore;

@@ -83,7 +83,10 @@ export async function startServer(
 
   try {
     const httpsPort = await listen(
-      createHttpsServer({ ...TIMEOUTS, handshakeTimeout: 10_000, ...tlsFiles(certificate) }, app),
+      createHttpsServer(
+        { ...TIMEOUTS, handshakeTimeout: 10_000, key: certificate.key, cert: certificate.cert },
+        app,
+      ),
       config.port,
       config.host,
     );
@@ -130,10 +133,6 @@ async function closeGracefully(server: Server): Promise<void> {
   clearTimeout(deadline);
 }
 
-function tlsFiles({ key, cert }: { key: string; cert: string }) {
-  return { key, cert };
-}
-
 function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return 'localhost';
   return host.includes(':') ? `[${host}]` : host;
@@ -147,7 +146,7 @@ async function main(): Promise<void> {
     const stop = async (signal: string) => {
       // A second signal must not kill the process mid-write: the deadline already bounds the wait.
       if (stopping) {
-        log(`${signal}: already finishing (at most 5 s)`);
+        log(`${signal}: already finishing (at most ${SHUTDOWN_DEADLINE_MS / 1000} s)`);
         return;
       }
       stopping = true;
