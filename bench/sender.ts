@@ -4,10 +4,7 @@ import { readFile } from 'node:fs/promises';
 import webpush from 'web-push';
 import { loadConfig } from '../src/config.ts';
 import { loadKeys } from '../src/keys.ts';
-import { createProgress } from '../src/progress.ts';
-import { createPusher } from '../src/push.ts';
-import { parseSendRequest, sendToStored } from '../src/send.ts';
-import { openStore } from '../src/store.ts';
+import { parseSendRequest, sendFromDisk } from '../src/send.ts';
 import type { Subscription } from '../src/subscription.ts';
 import { type Client, sendVia } from './clients.ts';
 import { cryptoFloorUs } from './floor.ts';
@@ -38,25 +35,14 @@ export interface SenderResult {
 
 async function run(job: SenderJob): Promise<{ sent: number; delivered: number }> {
   const config = loadConfig();
+  if (job.kind === 'ours') {
+    // What `npm run send -- --all` does (scripts/send.ts), minus its progress line and summary.
+    const request = parseSendRequest({ title: job.title, body: job.body, to: 'all' });
+    const { delivered, removed, failed } = await sendFromDisk(config, request);
+    return { sent: delivered + removed + failed.length, delivered };
+  }
   const vapid = await loadKeys(config);
   if (!vapid) throw new Error(`no VAPID keys in ${config.vapidFile}`);
-  if (job.kind === 'ours') {
-    // What `npm run send -- --all` does (scripts/send.ts), minus printing the summary.
-    const request = parseSendRequest({ title: job.title, body: job.body, to: 'all' });
-    const store = await openStore(config.subscriptionFile);
-    const pusher = createPusher({ vapid, allowlist: config.pushAllowedHosts });
-    const progress = createProgress({
-      write: (text) => process.stderr.write(text),
-      isTTY: process.stderr.isTTY === true,
-    });
-    try {
-      const summary = await sendToStored({ store, pusher }, request, progress.update);
-      return { sent: store.list().length, delivered: summary.delivered };
-    } finally {
-      progress.finish();
-      await pusher.close();
-    }
-  }
   const text = await readFile(config.subscriptionFile, 'utf8');
   const subscriptions = JSON.parse(text) as Subscription[];
   const payload = JSON.stringify({ title: job.title, body: job.body });

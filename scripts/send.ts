@@ -1,12 +1,8 @@
 // npm run send -- "message": push a notification to the latest (or every) subscription.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
-import { ConfigError } from '../src/errors.ts';
-import { loadKeys } from '../src/keys.ts';
 import { createProgress } from '../src/progress.ts';
-import { createPusher } from '../src/push.ts';
-import { parseSendRequest, type SendSummary, sendToStored } from '../src/send.ts';
-import { openStore } from '../src/store.ts';
+import { parseSendRequest, type SendSummary, sendFromDisk } from '../src/send.ts';
 import { runCli, UsageError } from './cli.ts';
 
 const HELP = `Usage: npm run send -- [options] "message"
@@ -49,14 +45,6 @@ await runCli(HELP, async () => {
     to: all ? 'all' : 'latest',
   });
 
-  const config = loadConfig();
-  const store = await openStore(config.subscriptionFile);
-  if (!store.latest()) {
-    throw new ConfigError('no subscription is stored yet: open the page and click Subscribe');
-  }
-  const keys = await loadKeys(config);
-  if (!keys) throw new ConfigError(`no VAPID keys in ${config.vapidFile}: start the server first`);
-  const pusher = createPusher({ vapid: keys, allowlist: config.pushAllowedHosts });
   // On a terminal only: a pipe or a log file gets nothing but the summary.
   const progress = createProgress({
     write: (text) => process.stderr.write(text),
@@ -64,10 +52,9 @@ await runCli(HELP, async () => {
   });
   let summary: SendSummary;
   try {
-    summary = await sendToStored({ store, pusher }, request, progress.update);
+    summary = await sendFromDisk(loadConfig(), request, progress.update);
   } finally {
     progress.finish();
-    await pusher.close();
   }
   print(summary);
   // Exit 1 when anything failed, or when nothing was delivered (the only subscription was gone).

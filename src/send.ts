@@ -1,13 +1,16 @@
-import { HttpError } from './errors.ts';
+import type { Config } from './config.ts';
+import { ConfigError, HttpError } from './errors.ts';
+import { loadKeys } from './keys.ts';
 import type { DeliveryOptions, Notification, Urgency } from './notification.ts';
-import type { Pusher } from './push.ts';
-import type { SubscriptionStore } from './store.ts';
+import { createPusher, type Pusher } from './push.ts';
+import { openStore, type SubscriptionStore } from './store.ts';
 import type { Subscription } from './subscription.ts';
 
 export const APP_NAME = 'Simple Web Push';
 const URGENCIES: readonly Urgency[] = ['very-low', 'low', 'normal', 'high'];
 // RFC 8030 §5.2: TTL is seconds; 28 days is the longest any push service keeps a message.
 const MAX_TTL = 28 * 24 * 60 * 60;
+const NO_SUBSCRIPTION = 'no subscription is stored yet: open the page and click Subscribe';
 
 /** A checked request to push a notification: what, how, and to whom. */
 export interface SendRequest {
@@ -74,10 +77,27 @@ export async function sendToStored(
 ): Promise<SendSummary> {
   const latest = deps.store.latest();
   const targets = request.to === 'all' ? deps.store.list() : latest ? [latest] : [];
-  if (targets.length === 0) {
-    throw new HttpError(409, 'no subscription is stored yet: open the page and click Subscribe');
-  }
+  if (targets.length === 0) throw new HttpError(409, NO_SUBSCRIPTION);
   return deliver(deps, targets, request.notification, request.delivery, onProgress);
+}
+
+/** What `npm run send` does: open the store and keys on disk, push, and close the connections. */
+export async function sendFromDisk(
+  config: Config,
+  request: SendRequest,
+  onProgress?: (done: number, total: number) => void,
+): Promise<SendSummary> {
+  const store = await openStore(config.subscriptionFile);
+  // Checked before the keys: with nothing stored, that is the problem to tell.
+  if (!store.latest()) throw new HttpError(409, NO_SUBSCRIPTION);
+  const keys = await loadKeys(config);
+  if (!keys) throw new ConfigError(`no VAPID keys in ${config.vapidFile}: start the server first`);
+  const pusher = createPusher({ vapid: keys, allowlist: config.pushAllowedHosts });
+  try {
+    return await sendToStored({ store, pusher }, request, onProgress);
+  } finally {
+    await pusher.close();
+  }
 }
 
 /** Pushes to the given subscriptions and removes those the push service says are gone. */
