@@ -2,14 +2,11 @@
 // 201 after an optional delay, counts messages per endpoint and fully checks only a sample, so its
 // own CPU stays low. Endpoints are `<origin>/push/<index>`.
 import { rmSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import { readPush } from '../test/support/push-request.ts';
+import { makeCertificate } from '../test/support/push-service.ts';
 
 /** A subscription's receiving keys (base64url), sent for the sampled endpoints only. */
 export interface SampleKeys {
@@ -42,14 +39,7 @@ export type FromPushServer =
 
 const PREFIX = '/push/';
 
-const dir = await mkdtemp(join(tmpdir(), 'bench-push-'));
-const caFile = join(dir, 'ca.pem');
-const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], {
-  keyType: 'ec',
-  algorithm: 'sha256',
-  extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
-});
-await writeFile(caFile, pems.cert);
+const { pems, dir, caFile } = await makeCertificate();
 
 let counts = new Uint32Array(0);
 let unexpected = 0;

@@ -55,11 +55,11 @@ export interface PushService {
   close(): Promise<void>;
 }
 
-/** Starts an HTTPS fake RFC 8030 push service that verifies VAPID and decrypts what it accepts. */
-export async function startPushService(
-  options: { latencyMs?: number; host?: string } = {},
-): Promise<PushService> {
-  const { latencyMs = 0, host = '127.0.0.1' } = options;
+/**
+ * A self-signed certificate for a push service on loopback, with its PEM written to `caFile` for
+ * NODE_EXTRA_CA_CERTS; `dir` is the caller's to remove.
+ */
+export async function makeCertificate() {
   const altNames = [
     { type: 7, ip: '127.0.0.1' },
     { type: 7, ip: '::1' },
@@ -76,6 +76,15 @@ export async function startPushService(
   const dir = await mkdtemp(join(tmpdir(), 'push-service-'));
   const caFile = join(dir, 'ca.pem');
   await writeFile(caFile, pems.cert);
+  return { pems, dir, caFile };
+}
+
+/** Starts an HTTPS fake RFC 8030 push service that verifies VAPID and decrypts what it accepts. */
+export async function startPushService(
+  options: { latencyMs?: number; host?: string } = {},
+): Promise<PushService> {
+  const { latencyMs = 0, host = '127.0.0.1' } = options;
+  const { pems, dir, caFile } = await makeCertificate();
 
   const subscriptions = new Map<string, ReceiverKeys>();
   const behaviours = new Map<string, { behaviour: Behaviour; remaining: number }>();
