@@ -1,4 +1,5 @@
 // What every CLI here shares: one-line errors and exit codes (2 wrong usage, 1 failed work, 0 done).
+import { staleBuild } from '../src/build.ts';
 import { ConfigError, HttpError } from '../src/errors.ts';
 
 /** Wrong usage: printed with the help text, exit code 2. */
@@ -8,6 +9,12 @@ export class UsageError extends Error {
 
 /** Runs a CLI body; expected failures print one line, only a bug prints a stack trace. */
 export async function runCli(help: string, body: () => Promise<void>): Promise<void> {
+  const stale = staleBuild();
+  if (stale) {
+    console.error(`error: ${stale}`);
+    process.exitCode = 1;
+    return;
+  }
   try {
     await body();
   } catch (error) {

@@ -25,6 +25,13 @@ export interface Config {
   readonly rateLimit: number;
   readonly sendToken?: string;
   readonly sendTokenFile: string;
+  /** Extra DNS names for the server's certificate (TLS_NAMES), lower-cased. */
+  readonly tlsNames: readonly string[];
+  /** The operator's own certificate and key (TLS_CERT_FILE, TLS_KEY_FILE): nothing is generated. */
+  readonly tlsCertFile?: string;
+  readonly tlsKeyFile?: string;
+  /** The secret that pairing tokens are MAC'd with (0600). */
+  readonly pairingKeyFile: string;
 }
 
 /** The push services of Chrome/Edge (FCM), Firefox (Mozilla), Safari (Apple) and Windows (WNS). */
@@ -46,6 +53,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (Boolean(publicKey) !== Boolean(privateKey)) {
     throw new ConfigError('set both VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY, or neither');
   }
+  const tlsCertFile = text(env.TLS_CERT_FILE);
+  const tlsKeyFile = text(env.TLS_KEY_FILE);
+  if (Boolean(tlsCertFile) !== Boolean(tlsKeyFile)) {
+    throw new ConfigError('set both TLS_CERT_FILE and TLS_KEY_FILE, or neither');
+  }
   return Object.freeze({
     port: integer(env, 'PORT', 4443, 0, 65535),
     host: text(env.HOST) ?? 'localhost',
@@ -62,6 +74,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimit: integer(env, 'RATE_LIMIT', 60, 0, 1_000_000),
     sendToken: text(env.SEND_TOKEN),
     sendTokenFile: resolve(text(env.SEND_TOKEN_FILE) ?? 'send-token'),
+    tlsNames: Object.freeze(dnsNames(env.TLS_NAMES)),
+    ...(tlsCertFile && tlsKeyFile
+      ? { tlsCertFile: resolve(tlsCertFile), tlsKeyFile: resolve(tlsKeyFile) }
+      : {}),
+    pairingKeyFile: resolve(text(env.PAIRING_KEY_FILE) ?? 'pairing-key'),
   });
 }
 
@@ -83,6 +100,25 @@ export function parseHostRule(entry: string): HostRule {
   // new URL drops the default port, so "host:443" must be kept by hand.
   const port = url.port || (/:0*443$/.test(rest) ? '443' : undefined);
   return Object.freeze({ host: url.hostname, wildcard, ...(port ? { port } : {}) });
+}
+
+/** TLS_NAMES: comma-separated DNS names (a name your router gives this machine, say). */
+function dnsNames(value: string | undefined): string[] {
+  const names = (value ?? '')
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter(Boolean);
+  for (const name of names) {
+    // RFC 1123 labels; a leading "*." is not allowed: the local CA issues no wildcards.
+    if (
+      !/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(
+        name,
+      )
+    ) {
+      throw new ConfigError(`TLS_NAMES: "${name}" is not a DNS name such as myserver.lan`);
+    }
+  }
+  return [...new Set(names)];
 }
 
 function badHost(entry: string): ConfigError {

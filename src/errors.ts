@@ -1,13 +1,17 @@
 /** An error whose message is meant for a person and whose status becomes the HTTP response. */
 export class HttpError extends Error {
   override name = 'HttpError';
+  readonly status: number;
+  readonly headers: Record<string, string>;
   constructor(
-    readonly status: number,
+    status: number,
     message: string,
-    readonly headers: Record<string, string> = {},
+    headers: Record<string, string> = {},
     options?: ErrorOptions,
   ) {
     super(message, options);
+    this.status = status;
+    this.headers = headers;
   }
 }
 

@@ -2,8 +2,10 @@ import { once } from 'node:events';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApp } from './app.ts';
+import { ROOT, staleBuild } from './build.ts';
 import { type Config, loadConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { loadOrCreateKeys, permissionWarning } from './keys.ts';
@@ -15,7 +17,7 @@ import { openStore } from './store.ts';
 import { loadOrCreateCertificate } from './tls.ts';
 import { loadSendToken } from './token.ts';
 
-const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
+const PUBLIC_DIR = join(ROOT, 'public');
 // Slow or idle clients must not hold connections: headers within 10 s, the whole request within
 // 20 s, checked every second (Node's default check runs only every 30 s).
 const TIMEOUTS = {
@@ -140,6 +142,12 @@ function urlHost(host: string): string {
 
 async function main(): Promise<void> {
   const log = (line: string) => console.log(line);
+  const stale = staleBuild();
+  if (stale) {
+    console.error(`error: ${stale}`);
+    process.exitCode = 1;
+    return;
+  }
   try {
     const server = await startServer(loadConfig(), log);
     let stopping = false;

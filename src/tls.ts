@@ -2,7 +2,6 @@ import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import selfsigned from 'selfsigned';
 import { ConfigError } from './errors.ts';
 import { readIfExists, writeFileAtomic } from './files.ts';
 
@@ -47,6 +46,8 @@ export function certificateNames(): string[] {
 
 async function generateCertificate() {
   const names = certificateNames();
+  // Loaded only to make a certificate: it and its X.509 code cost ~16 MB of memory at every start.
+  const { default: selfsigned } = await import('selfsigned');
   return selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
     keyType: 'ec',
     algorithm: 'sha256',

@@ -17,6 +17,10 @@ test('loadConfig gives the documented defaults for an empty environment', () => 
   assert.equal(config.sendTokenFile, resolve('send-token'));
   assert.equal(config.sendToken, undefined);
   assert.equal(config.rateLimit, 60);
+  assert.deepEqual(config.tlsNames, []);
+  assert.equal(config.tlsCertFile, undefined);
+  assert.equal(config.tlsKeyFile, undefined);
+  assert.equal(config.pairingKeyFile, resolve('pairing-key'));
   assert.deepEqual(config.vapid, {
     publicKey: undefined,
     privateKey: undefined,
@@ -43,6 +47,10 @@ test('loadConfig reads every variable', () => {
     RATE_LIMIT: '0',
     SEND_TOKEN: 'secret',
     SEND_TOKEN_FILE: 'token.txt',
+    TLS_NAMES: 'MyServer.lan, nas.home.arpa,myserver.lan',
+    TLS_CERT_FILE: '/etc/letsencrypt/live/x/fullchain.pem',
+    TLS_KEY_FILE: 'privkey.pem',
+    PAIRING_KEY_FILE: 'secrets/pairing-key',
   });
   assert.equal(config.port, 8443);
   assert.equal(config.host, '0.0.0.0');
@@ -63,6 +71,10 @@ test('loadConfig reads every variable', () => {
   assert.equal(config.rateLimit, 0);
   assert.equal(config.sendToken, 'secret');
   assert.equal(config.sendTokenFile, resolve('token.txt'));
+  assert.deepEqual(config.tlsNames, ['myserver.lan', 'nas.home.arpa']);
+  assert.equal(config.tlsCertFile, '/etc/letsencrypt/live/x/fullchain.pem');
+  assert.equal(config.tlsKeyFile, resolve('privkey.pem'));
+  assert.equal(config.pairingKeyFile, resolve('secrets/pairing-key'));
 });
 
 test('loadConfig treats blank variables as unset', () => {
@@ -111,6 +123,13 @@ const badEnvironments: [NodeJS.ProcessEnv, RegExp][] = [
   [{ PUSH_ALLOWED_HOSTS: 'push example.com' }, /^PUSH_ALLOWED_HOSTS: /],
   [{ PUSH_ALLOWED_HOSTS: '*.' }, /^PUSH_ALLOWED_HOSTS: /],
   [{ PUSH_ALLOWED_HOSTS: '*.10.0.0.1' }, /^PUSH_ALLOWED_HOSTS: /],
+  [{ TLS_CERT_FILE: 'cert.pem' }, /TLS_CERT_FILE and TLS_KEY_FILE/],
+  [{ TLS_KEY_FILE: 'key.pem' }, /TLS_CERT_FILE and TLS_KEY_FILE/],
+  [{ TLS_NAMES: 'ok.lan,*.lan' }, /^TLS_NAMES: "\*\.lan" is not a DNS name/],
+  [{ TLS_NAMES: 'my_server.lan' }, /^TLS_NAMES: "my_server\.lan"/],
+  [{ TLS_NAMES: '10.0.0.1/8' }, /^TLS_NAMES: /],
+  [{ TLS_NAMES: 'https://myserver.lan' }, /^TLS_NAMES: /],
+  [{ TLS_NAMES: 'bad-.lan' }, /^TLS_NAMES: /],
 ];
 
 for (const [env, message] of badEnvironments) {

@@ -1,14 +1,21 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { staleSince } from '../../src/build.ts';
 import type { PushService } from './push-service.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const TSX = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+/** The compiled entry points, run with plain node as `npm start` and `npm run <name>` run them. */
+const SERVER = join(ROOT, 'dist/src/server.js');
+const script = (name: string) => join(ROOT, 'dist/scripts', `${name}.js`);
+// Testing an old build would pass or fail for the wrong code: `npm test` builds first.
+const unbuilt = existsSync(SERVER) ? staleSince(SERVER) : 'dist/ is missing: run npm run build';
+if (unbuilt) throw new Error(`the tests run the built code, but ${unbuilt}`);
 
 /** The environment a child needs to push to the test push service from `dir`. */
 export function childEnv(push: PushService, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -43,34 +50,30 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `scripts/<name>.ts` in `cwd` as npm would, and collects its output. */
+/** Runs `scripts/<name>.ts`, as built in dist/, in `cwd` as npm would, and collects its output. */
 export async function runScript(
   name: string,
   args: string[],
   options: { cwd: string; env: NodeJS.ProcessEnv },
 ): Promise<CliResult> {
-  const child = spawn(
-    process.execPath,
-    ['--import', TSX, join(ROOT, 'scripts', `${name}.ts`), ...args],
-    {
-      cwd: options.cwd,
-      env: options.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, [script(name), ...args], {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const [stdout, stderr] = [collect(child, 'stdout'), collect(child, 'stderr')];
   // 'close', not 'exit': it waits until stdout and stderr are read to the end.
   const [code] = (await once(child, 'close')) as [number | null];
   return { code, stdout: stdout(), stderr: stderr() };
 }
 
-/** Runs `src/server.ts` in `dir` until it exits by itself (start-up failures); SIGKILL after `timeoutMs`. */
+/** Runs `src/server.ts` (built) in `dir` until it exits by itself (start-up failures); SIGKILL after `timeoutMs`. */
 export async function runServer(options: {
   dir: string;
   env: NodeJS.ProcessEnv;
   timeoutMs?: number;
 }): Promise<CliResult> {
-  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/server.ts')], {
+  const child = spawn(process.execPath, [SERVER], {
     cwd: options.dir,
     env: { PORT: '0', HOST: '127.0.0.1', HTTP_PORT: '0', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -92,14 +95,32 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `src/server.ts` in `dir` and waits until it prints its URLs. */
+/**
+ * Starts `src/server.ts` (built) in `dir` and waits until it prints its URLs. The HTTP port is
+ * picked free just before, so another test may take it in between: then it tries another one.
+ */
 export async function startServerProcess(options: {
   dir: string;
   env: NodeJS.ProcessEnv;
   timeoutMs?: number;
 }): Promise<ServerProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      const raced = !options.env.HTTP_PORT && /port \d+ is already in use/.test(String(error));
+      if (!raced || attempt === 3) throw error;
+    }
+  }
+}
+
+async function startOnce(options: {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}): Promise<ServerProcess> {
   const httpPort = options.env.HTTP_PORT ?? String(await freePort());
-  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/server.ts')], {
+  const child = spawn(process.execPath, [SERVER], {
     cwd: options.dir,
     env: { PORT: '0', HOST: '127.0.0.1', HTTP_PORT: httpPort, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

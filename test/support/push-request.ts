@@ -29,11 +29,10 @@ export interface PushMessage {
 
 /** A push request refused with this HTTP status. */
 export class PushRefusal extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
+  readonly status: number;
+  constructor(status: number, message: string) {
     super(message);
+    this.status = status;
   }
 }
 
