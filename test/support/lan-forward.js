@@ -1,7 +1,11 @@
 // Runs inside a test's own network namespace (see lan.ts): answers one JSON command per line on
-// stdin with one JSON line on stdout. A forward is a Unix socket (the file system is shared with
-// the test) whose connections it opens to host:port from a local address inside the namespace,
-// so a test outside can talk to a server there as a LAN client would. It exits when stdin ends.
+// stdin with one JSON line on stdout. The file system is shared with the test, so Unix sockets
+// cross the namespace's border:
+// - {host, port, from}: a Unix socket whose connections it opens to host:port from a local address
+//   inside the namespace, so a test outside can talk to a server there as a LAN client would.
+// - {listen: {host, port}, to}: listens on host:port inside the namespace and passes each
+//   connection to the Unix socket `to`, so a server inside can reach one the test runs outside.
+// It exits when stdin ends.
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -10,11 +14,10 @@ const dir = process.argv[2];
 let count = 0;
 const servers = [];
 
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const { host, port, from } = JSON.parse(line);
-  const socket = join(dir, `forward-${++count}.sock`);
-  const server = createServer((client) => {
-    const upstream = createConnection({ host, port, localAddress: from });
+/** Pipes each connection to `server` into a new connection made by `open`. */
+function relay(server, open) {
+  server.on('connection', (client) => {
+    const upstream = open();
     client.pipe(upstream).pipe(client);
     const end = () => {
       client.destroy();
@@ -24,6 +27,21 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     upstream.on('error', end).on('close', end);
   });
   servers.push(server);
+  return server;
+}
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const command = JSON.parse(line);
+  if (command.listen) {
+    const server = relay(createServer(), () => createConnection(command.to));
+    server.listen(command.listen.port, command.listen.host, () =>
+      process.stdout.write(`${JSON.stringify({ listening: true })}\n`),
+    );
+    return;
+  }
+  const { host, port, from } = command;
+  const socket = join(dir, `forward-${++count}.sock`);
+  const server = relay(createServer(), () => createConnection({ host, port, localAddress: from }));
   server.listen(socket, () => process.stdout.write(`${JSON.stringify({ socket })}\n`));
 });
 process.stdin.on('end', () => {

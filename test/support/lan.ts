@@ -1,6 +1,7 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -21,6 +22,11 @@ export interface Lan {
    * LAN address, so the server there sees a LAN client. `ca` is trusted for HTTPS.
    */
   client(port: number, options?: { host?: string; from?: string; ca?: string }): Promise<Agent>;
+  /**
+   * Makes `port` on 127.0.0.1 outside (a test push service, say) reachable at the same address
+   * and port from inside the namespace, so a server there can push to it by its usual URL.
+   */
+  expose(port: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -78,6 +84,12 @@ export async function startLan(): Promise<Lan> {
     ...args,
   ];
   const agents: Agent[] = [];
+  const relays: Server[] = [];
+  const ask = async (command: unknown) => {
+    const answer = reply();
+    holder.stdin?.write(`${JSON.stringify(command)}\n`);
+    return answer;
+  };
   return {
     spawn: (command, args, options = {}) => spawn('nsenter', nsenter(command, args), options),
     async wrap(command) {
@@ -87,15 +99,31 @@ export async function startLan(): Promise<Lan> {
       return file;
     },
     async client(port, { host = LAN_IPV4, from = LAN_IPV4, ca } = {}) {
-      const answer = reply();
-      holder.stdin?.write(`${JSON.stringify({ host, port, from })}\n`);
-      const { socket } = await answer;
+      const { socket } = await ask({ host, port, from });
       const agent = new Agent({ connect: { socketPath: socket, ...(ca ? { ca } : {}) } });
       agents.push(agent);
       return agent;
     },
+    async expose(port) {
+      const to = join(dir, `expose-${relays.length}.sock`);
+      const relay = createServer((inside) => {
+        const outside = createConnection({ host: '127.0.0.1', port });
+        inside.pipe(outside).pipe(inside);
+        const end = () => {
+          inside.destroy();
+          outside.destroy();
+        };
+        inside.on('error', end).on('close', end);
+        outside.on('error', end).on('close', end);
+      });
+      relays.push(relay);
+      relay.listen(to);
+      await once(relay, 'listening');
+      await ask({ listen: { host: '127.0.0.1', port }, to });
+    },
     async close() {
       await Promise.all(agents.map((agent) => agent.destroy()));
+      for (const relay of relays) relay.close();
       if (holder.exitCode === null) {
         const exited = once(holder, 'exit');
         holder.stdin?.end();
