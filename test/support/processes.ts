@@ -10,8 +10,11 @@ import type { PushService } from './push-service.ts';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TSX = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 
-/** The environment a child needs to push to the test push service from `dir`. */
-export function childEnv(push: PushService, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+/** The environment a child needs to push to a test push service (trusted, allowed) from `dir`. */
+export function childEnv(
+  push: Pick<PushService, 'caFile' | 'host'>,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
