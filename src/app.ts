@@ -18,6 +18,8 @@ export interface AppDeps {
   allowlist: readonly HostRule[];
   limiter: RateLimiter;
   log: (line: string) => void;
+  /** GET /ca.crt (ca-route.ts): answers true when handled. */
+  caRoute?: (req: IncomingMessage, res: ServerResponse, pathname: string) => Promise<boolean>;
   /** Extra routes, such as the send API: answer true when handled. */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, pathname: string) => Promise<boolean>;
 }
@@ -55,6 +57,7 @@ export function createApp(deps: AppDeps) {
       limit(req);
       return sendTest(req, res);
     }
+    if (await deps.caRoute?.(req, res, pathname)) return;
     if (await deps.extraRoutes?.(req, res, pathname)) return;
     if (pathname.startsWith('/api/') || !files.has(pathname)) {
       throw new HttpError(404, 'not found');

@@ -6,15 +6,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApp } from './app.ts';
 import { ROOT, staleBuild } from './build.ts';
+import { createCaRoute } from './ca-route.ts';
 import { type Config, loadConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { loadOrCreateKeys, permissionWarning } from './keys.ts';
+import { lanLines } from './network.ts';
 import { createPusher } from './push.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { createSendApi } from './send-api.ts';
 import { createStatic } from './static.ts';
 import { openStore } from './store.ts';
-import { loadOrCreateCertificate } from './tls.ts';
+import { loadTls } from './tls.ts';
+import { reloadableTls } from './tls-reload.ts';
 import { loadSendToken } from './token.ts';
 
 const PUBLIC_DIR = join(ROOT, 'public');
@@ -33,6 +36,8 @@ const SHUTDOWN_DEADLINE_MS = 5_000;
 export interface RunningServer {
   httpsUrl: string;
   httpUrls: string[];
+  /** Reads the certificate again (SIGHUP) and serves it to new connections; keeps the old one on failure. */
+  reloadCertificate(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -46,11 +51,8 @@ export async function startServer(
     log(`Created VAPID keys in ${config.vapidFile} (mode 600), subject ${keys.subject}.`);
     log('  Set your own subject: npm run keys -- --subject mailto:you@example.com');
   }
-  const certificate = await loadOrCreateCertificate(config.certDir);
-  if (certificate.created) {
-    log(`Created a self-signed certificate in ${config.certDir} for localhost, 127.0.0.1 and ::1.`);
-  }
-  for (const file of [config.vapidFile, certificate.keyFile, config.sendTokenFile]) {
+  const certificate = await loadTls(config, log);
+  for (const file of [config.vapidFile, ...certificate.keyFiles, config.sendTokenFile]) {
     const warning = await permissionWarning(file);
     if (warning) log(warning);
   }
@@ -58,6 +60,9 @@ export async function startServer(
   const pusher = createPusher({ vapid: keys, allowlist: config.pushAllowedHosts });
   const token = await loadSendToken(config);
   const failures = createRateLimiter(FAILED_AUTH_PER_MINUTE);
+  const { key, cert } = certificate;
+  const https = createHttpsServer({ ...TIMEOUTS, handshakeTimeout: 10_000, key, cert });
+  const tls = reloadableTls(https, certificate, () => loadTls(config, log), log);
   const app = createApp({
     store,
     pusher,
@@ -66,8 +71,10 @@ export async function startServer(
     allowlist: config.pushAllowedHosts,
     limiter: createRateLimiter(config.rateLimit),
     log,
+    caRoute: createCaRoute(() => tls.current().caPem),
     extraRoutes: createSendApi({ store, pusher, token, failures, log }),
   });
+  https.on('request', app);
 
   const servers: Server[] = [];
   const listen = async (server: Server, port: number, host: string) => {
@@ -84,14 +91,7 @@ export async function startServer(
   };
 
   try {
-    const httpsPort = await listen(
-      createHttpsServer(
-        { ...TIMEOUTS, handshakeTimeout: 10_000, key: certificate.key, cert: certificate.cert },
-        app,
-      ),
-      config.port,
-      config.host,
-    );
+    const httpsPort = await listen(https, config.port, config.host);
     const httpsUrl = `https://${urlHost(config.host)}:${httpsPort}`;
     const httpUrls: string[] = [];
     if (config.httpPort !== 0) {
@@ -106,13 +106,17 @@ export async function startServer(
     }
     log(`${store.list().length} subscription(s) in ${config.subscriptionFile}`);
     if (httpUrls[0]) log(`Open ${httpUrls[0]} in Chrome, Edge, Firefox or Safari on this machine.`);
-    log(`Open ${httpsUrl} from other devices (self-signed certificate: see the README).`);
+    const issuer = certificate.caPem
+      ? `the local CA ${join(config.certDir, 'ca.pem')}`
+      : 'TLS_CERT_FILE';
+    log(`Open ${httpsUrl} over HTTPS (certificate from ${issuer}: see the README).`);
+    for (const line of lanLines(config.host, httpsPort, cert)) log(line);
     log(
       token
         ? 'Send API on: POST /api/send with "Authorization: Bearer <token>" (SEND_TOKEN or send-token).'
         : 'Send API off: run npm run token to enable POST /api/send.',
     );
-    return { httpsUrl, httpUrls, close };
+    return { httpsUrl, httpUrls, reloadCertificate: tls.reload, close };
   } catch (error) {
     await close();
     const { code, port } = error as { code?: string; port?: number };
@@ -163,6 +167,11 @@ async function main(): Promise<void> {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    // certbot's deploy hook (or kill -HUP) after renewing TLS_CERT_FILE; see the README.
+    process.on('SIGHUP', () => {
+      log('SIGHUP: reading the certificate again');
+      void server.reloadCertificate();
+    });
   } catch (error) {
     // Expected failures (a broken file, a port in use, a read-only directory) get one line.
     const systemError = error instanceof Error && 'syscall' in error;

@@ -179,7 +179,7 @@ describe('refuses to start, in one line naming the file or port, changing nothin
     });
   }
 
-  for (const name of ['subscription.json', 'vapid.json', 'certs/key.pem']) {
+  for (const name of ['subscription.json', 'vapid.json', 'certs/key.pem', 'certs/ca-key.pem']) {
     test(`when ${name} cannot be read`, async (t) => {
       const dir = await newDir();
       await mkdir(join(dir, 'certs'), { mode: 0o700 });

@@ -1,82 +1,95 @@
+// The LAN namespace the LAN tests use (test/support/lan.ts), tested on its own.
 import assert from 'node:assert/strict';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, test } from 'node:test';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { request } from 'undici';
-import { LAN_IPV4, LAN_IPV6, type Lan, lanOrReason } from './support/lan.ts';
+import { LAN_IPV4, LAN_IPV6, lanOrReason } from './support/lan.ts';
+import { ROOT } from './support/processes.ts';
 
-// The LAN tests of the certificate and pairing rules rest on this: prove it works by itself.
 const found = await lanOrReason();
-const lan: Lan | undefined = found.lan;
-after(() => lan?.close());
+const children: ChildProcess[] = [];
 
-test('a LAN namespace is available (CI must run the LAN tests)', { skip: found.skip }, () => {
-  if (found.missing) assert.fail(found.missing);
-  assert.ok(lan);
+after(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  await found.lan?.close();
 });
 
-const skip = found.skip || Boolean(found.missing);
+// A test of its own, so missing namespaces show in the summary: skipped with the reason, or
+// (CI=true) failed with it.
+test('makes a network namespace for the LAN tests', { skip: found.skip }, () => {
+  assert.ok(found.lan, found.missing);
+});
 
-/** Starts a one-line HTTP server inside the namespace that answers with the client's address. */
-async function echoServer(host: string): Promise<number> {
-  const script = `require('http').createServer((q, s) => s.end(q.socket.remoteAddress))
-    .listen(0, '${host}', function () { console.log(this.address().port); });`;
-  const child = (lan as Lan).spawn(process.execPath, ['-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  after(() => child.kill('SIGKILL'));
-  const [chunk] = (await once(child.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
-  return Number(chunk.toString().trim());
-}
-
-test('a server inside sees a client from the LAN address, over IPv4 and IPv6', {
-  skip,
-}, async () => {
-  for (const [host, url] of [
-    [LAN_IPV4, LAN_IPV4],
-    [LAN_IPV6, `[${LAN_IPV6}]`],
-  ] as const) {
-    const port = await echoServer(host);
-    const agent = await (lan as Lan).client(port, { host, from: host });
-    const response = await request(`http://${url}:${port}/`, { dispatcher: agent });
-    assert.equal(await response.body.text(), host);
+describe('a LAN namespace', { skip: found.skip || found.missing || false, timeout: 30_000 }, () => {
+  /** Runs `node -e script` inside the namespace and reads the first line it prints. */
+  async function inside(script: string): Promise<{ child: ChildProcess; line: string }> {
+    const child = found.lan?.spawn(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }) as ChildProcess;
+    children.push(child);
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const [line] = (await once(lines, 'line')) as [string];
+    clearTimeout(timer);
+    return { child, line };
   }
-});
 
-test('a server outside is reachable from inside at its own loopback address', {
-  skip,
-}, async () => {
-  const outside = createServer((_req, res) => res.end('outside'));
-  outside.listen(0, '127.0.0.1');
-  await once(outside, 'listening');
-  after(() => outside.close());
-  const { port } = outside.address() as AddressInfo;
-  await (lan as Lan).expose(port);
-  const fetcher = (lan as Lan).spawn(
-    process.execPath,
-    ['-e', `fetch('http://127.0.0.1:${port}/').then(r => r.text()).then(t => console.log(t))`],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const [chunk] = (await once(fetcher.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
-  assert.equal(chunk.toString().trim(), 'outside');
-});
+  test("a server inside sees the client's LAN address, over IPv4 and IPv6", async () => {
+    const { line } = await inside(`
+      import { createServer } from 'node:http';
+      const server = createServer((req, res) => res.end(req.socket.remoteAddress));
+      server.listen(0, '::', () => console.log(server.address().port));`);
+    const port = Number(line);
+    for (const address of [LAN_IPV4, LAN_IPV6]) {
+      const dispatcher = await found.lan?.client(port, { host: address, from: address });
+      const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}/`;
+      const response = await request(url, { dispatcher });
+      // An IPv4 client of a dual-stack listener shows as an IPv4-mapped IPv6 address.
+      assert.equal((await response.body.text()).replace(/^::ffff:/, ''), address);
+    }
+  });
 
-test('the namespace cannot reach the machine outside it by any other way', { skip }, async () => {
-  // A listener outside on 127.0.0.1 that was not exposed: inside, 127.0.0.1 is another host.
-  const outside = createServer((_req, res) => res.end('leak'));
-  outside.listen(0, '127.0.0.1');
-  await once(outside, 'listening');
-  after(() => outside.close());
-  const { port } = outside.address() as AddressInfo;
-  const probe = (lan as Lan).spawn(
-    process.execPath,
-    [
-      '-e',
-      `fetch('http://127.0.0.1:${port}/').then(() => console.log('reached'), () => console.log('refused'))`,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const [chunk] = (await once(probe.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
-  assert.equal(chunk.toString().trim(), 'refused');
+  test('a process inside lists the LAN addresses as its own, as the server does', async () => {
+    const network = join(ROOT, 'dist/src/network.js');
+    const { line } = await inside(
+      `const { lanAddresses } = await import(${JSON.stringify(network)}); console.log(JSON.stringify(lanAddresses()));`,
+    );
+    assert.deepEqual(JSON.parse(line), [LAN_IPV4, LAN_IPV6]);
+  });
+
+  test('wrap() makes an executable that runs a command inside', async () => {
+    const ip = (await found.lan?.wrap('ip')) as string;
+    const { stdout } = await promisify(execFile)(ip, ['-o', 'addr', 'show', 'dev', 'v0']);
+    assert.match(stdout, new RegExp(`inet ${LAN_IPV4.replace(/\./g, '\\.')}/24`));
+    assert.match(stdout, new RegExp(`inet6 ${LAN_IPV6}/64`));
+  });
+
+  /** A server outside on 127.0.0.1, and what a fetch of it from inside the namespace prints. */
+  async function fetchFromInside(exposed: boolean): Promise<string> {
+    const outside = createServer((_req, res) => res.end('outside'));
+    outside.listen(0, '127.0.0.1');
+    await once(outside, 'listening');
+    after(() => outside.close());
+    const { port } = outside.address() as AddressInfo;
+    if (exposed) await found.lan?.expose(port);
+    const { line } = await inside(
+      `fetch('http://127.0.0.1:${port}/').then((r) => r.text(), () => 'refused').then(console.log);`,
+    );
+    return line;
+  }
+
+  test('expose() makes a server outside reachable inside at its own loopback address', async () => {
+    assert.equal(await fetchFromInside(true), 'outside');
+  });
+
+  test('nothing else outside is reachable from inside: 127.0.0.1 there is another host', async () => {
+    assert.equal(await fetchFromInside(false), 'refused');
+  });
 });

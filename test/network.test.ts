@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { test } from 'node:test';
-import { isLoopback, lanAddresses } from '../src/network.ts';
+import { isLoopback, lanAddresses, lanLines, lanUrls } from '../src/network.ts';
+import { testAuthority } from './support/certs.ts';
 
 const entry = (address: string, internal = false): NetworkInterfaceInfo =>
   ({
@@ -41,4 +42,35 @@ test('isLoopback accepts 127.0.0.0/8, ::1 and IPv4-mapped loopback only', () => 
   ]) {
     assert.equal(isLoopback(address), false, String(address));
   }
+});
+
+test('lanUrls names every LAN address for ::, the IPv4 ones for 0.0.0.0, the address itself, none for loopback', () => {
+  const addresses = ['192.168.1.20', '10.0.0.5', 'fd00::7'];
+  assert.deepEqual(lanUrls('::', 4443, addresses), [
+    'https://192.168.1.20:4443',
+    'https://10.0.0.5:4443',
+    'https://[fd00::7]:4443',
+  ]);
+  assert.deepEqual(lanUrls('0.0.0.0', 4443, addresses), [
+    'https://192.168.1.20:4443',
+    'https://10.0.0.5:4443',
+  ]);
+  assert.deepEqual(lanUrls('fd00::7', 4443, addresses), ['https://[fd00::7]:4443']);
+  for (const host of ['localhost', '127.0.0.1', '::1', 'myserver.lan']) {
+    assert.deepEqual(lanUrls(host, 4443, addresses), [], host);
+  }
+});
+
+test('lanLines says which LAN URLs the certificate covers, and how to reach the LAN from loopback', async () => {
+  const { cert } = await (await testAuthority()).leaf();
+  assert.deepEqual(lanLines('0.0.0.0', 4443, cert, ['127.0.0.1', '192.168.1.20']), [
+    'LAN: https://127.0.0.1:4443',
+    'LAN: https://192.168.1.20:4443 (not in the certificate: a phone will refuse it)',
+  ]);
+  for (const host of ['localhost', '127.0.0.1', '::1']) {
+    assert.deepEqual(lanLines(host, 4443, cert, ['192.168.1.20']), [
+      'LAN: off; to open it from a phone, start with HOST=0.0.0.0',
+    ]);
+  }
+  assert.deepEqual(lanLines('myserver.lan', 4443, cert, ['192.168.1.20']), []);
 });

@@ -25,15 +25,13 @@ let server: ServerProcess;
 const outputs: string[] = [];
 const responses: Recorded[] = [];
 const minted: MintedSubscription[] = [];
-const secretFiles = ['vapid.json', 'certs/key.pem', 'data/subscription.json'];
+const secretFiles = ['vapid.json', 'certs/key.pem', 'certs/ca-key.pem', 'data/subscription.json'];
 
 before(async () => {
   dir = await newDir();
   await mkdir(join(dir, 'data'));
   server = await start({ dir, env: SERVER_ENV });
-  agent = track(
-    new Agent({ connect: { ca: await readFile(join(dir, 'certs/cert.pem'), 'utf8') } }),
-  );
+  agent = track(new Agent({ connect: { ca: await readFile(join(dir, 'certs/ca.pem'), 'utf8') } }));
 });
 
 /** Sends a request to the running server and records the answer for the checks below. */
@@ -87,7 +85,7 @@ async function send(args: string[]): Promise<CliResult> {
 
 const mode = async (file: string) => (await stat(join(dir, file))).mode & 0o777;
 
-test('writes vapid.json, certs/key.pem, send-token and subscription.json with mode 0600', async () => {
+test('writes vapid.json, certs/key.pem, certs/ca-key.pem, send-token and subscription.json with mode 0600', async () => {
   const subscription = push().subscribe();
   minted.push(subscription);
   assert.equal((await subscribe(subscription)).status, 201);
@@ -96,13 +94,13 @@ test('writes vapid.json, certs/key.pem, send-token and subscription.json with mo
   for (const file of [...secretFiles, 'send-token']) assert.equal(await mode(file), 0o600, file);
 });
 
-test('warns at start-up, in one line each, when vapid.json or certs/key.pem is 0644', async () => {
+test('warns at start-up, in one line each, when vapid.json, certs/key.pem or certs/ca-key.pem is 0644', async () => {
   assert.equal(await server.stop('SIGTERM'), 0);
   outputs.push(server.output());
-  await chmod(join(dir, 'vapid.json'), 0o644);
-  await chmod(join(dir, 'certs/key.pem'), 0o644);
+  const keyFiles = ['vapid.json', 'certs/key.pem', 'certs/ca-key.pem'];
+  for (const file of keyFiles) await chmod(join(dir, file), 0o644);
   server = await start({ dir, env: SERVER_ENV });
-  for (const file of ['vapid.json', 'certs/key.pem']) {
+  for (const file of keyFiles) {
     const path = join(dir, file).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
     assert.match(
       server.output(),
@@ -112,13 +110,12 @@ test('warns at start-up, in one line each, when vapid.json or certs/key.pem is 0
       ),
     );
   }
-  await chmod(join(dir, 'vapid.json'), 0o600);
-  await chmod(join(dir, 'certs/key.pem'), 0o600);
+  for (const file of keyFiles) await chmod(join(dir, file), 0o600);
 });
 
 test('a whole session (subscribe, welcome, send, a 500, a 410, bad requests, shutdown) prints and answers no secret', async () => {
   for (const https of [false, true]) {
-    for (const path of ['/', '/app.js', '/sw.js', '/api/vapid-public-key']) {
+    for (const path of ['/', '/app.js', '/sw.js', '/api/vapid-public-key', '/ca.crt']) {
       assert.equal((await call(`GET ${path}`, { path, https })).status, 200);
     }
   }
@@ -227,6 +224,7 @@ test('a whole session (subscribe, welcome, send, a 500, a 410, bad requests, shu
     ['wrong method on a page', { method: 'POST', path: '/' }, 405],
     ['no such page', { path: '/vapid.json' }, 404],
     ['no such key file', { path: '/certs/key.pem', https: true }, 404],
+    ['no such CA key file', { path: '/certs/ca-key.pem', https: true }, 404],
     ['no such API', { path: '/api/nothing' }, 404],
     [
       'unsubscribe',
@@ -278,10 +276,12 @@ test('a whole session (subscribe, welcome, send, a 500, a 410, bad requests, shu
 /** Every secret of the session, by name. */
 async function collectSecrets(): Promise<[string, string][]> {
   const vapid = JSON.parse(await readFile(join(dir, 'vapid.json'), 'utf8'));
-  const tlsKey = (await readFile(join(dir, 'certs/key.pem'), 'utf8')).split('\n')[1] ?? '';
+  const pemKey = async (file: string) =>
+    (await readFile(join(dir, file), 'utf8')).split('\n')[1] ?? '';
   return [
     ['the VAPID private key', vapid.privateKey],
-    ['the TLS private key', tlsKey],
+    ['the TLS private key', await pemKey('certs/key.pem')],
+    ['the CA private key', await pemKey('certs/ca-key.pem')],
     ['the send token', TOKEN],
     ['the token in send-token', (await readFile(join(dir, 'send-token'), 'utf8')).trim()],
     ...minted.flatMap((s, i): [string, string][] => [

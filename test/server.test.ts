@@ -16,9 +16,9 @@ before(async () => {
   dir = await newDir();
 });
 
-/** An agent that trusts the server's self-signed certificate, and nothing else. */
+/** An agent that trusts the server's local CA, and nothing else. */
 async function trustingAgent(where = dir): Promise<Agent> {
-  const ca = await readFile(join(where, 'certs/cert.pem'), 'utf8');
+  const ca = await readFile(join(where, 'certs/ca.pem'), 'utf8');
   return track(new Agent({ connect: { ca } }));
 }
 
@@ -63,14 +63,16 @@ async function subscribeAndWelcome(url: string, dispatcher?: Agent): Promise<Min
 // These tests run in order on one directory: first start, subscriptions, restart, shutdown.
 let server: ServerProcess;
 
-test('creates the certificate and VAPID keys on first start and prints both URLs', async () => {
+test('creates the CA, the certificate and VAPID keys on first start and prints both URLs', async () => {
   server = await start({ dir });
   assert.equal(await mode(join(dir, 'certs/key.pem')), 0o600);
+  assert.equal(await mode(join(dir, 'certs/ca-key.pem')), 0o600);
   assert.match(await readFile(join(dir, 'certs/cert.pem'), 'utf8'), /BEGIN CERTIFICATE/);
   assert.equal(await mode(join(dir, 'vapid.json')), 0o600);
   const output = server.output();
   assert.match(output, /Created VAPID keys in .*vapid\.json/);
-  assert.match(output, /Created a self-signed certificate/);
+  assert.match(output, /Made a local certificate authority: .*certs\/ca\.pem \(SHA-256 /);
+  assert.match(output, /Made .*certs\/cert\.pem for localhost, /);
   assert.match(output, /Open http:\/\/localhost:\d+ /);
   assert.match(output, /Open https:\/\/127\.0\.0\.1:\d+ /);
 });
@@ -79,7 +81,7 @@ test('welcomes a subscription posted over plain HTTP with a decrypted, signed pu
   await subscribeAndWelcome(server.httpUrl);
 });
 
-test('welcomes a subscription posted over HTTPS to a client trusting certs/cert.pem', async () => {
+test('welcomes a subscription posted over HTTPS to a client trusting certs/ca.pem', async () => {
   await subscribeAndWelcome(server.httpsUrl, await trustingAgent());
 });
 
@@ -90,7 +92,7 @@ test('keeps subscriptions and keys across a restart', async () => {
   assert.equal(stored.length, 2);
   server = await start({ dir });
   assert.match(server.output(), /2 subscription\(s\)/);
-  assert.doesNotMatch(server.output(), /Created/);
+  assert.doesNotMatch(server.output(), /Created|Made|Re-issued/);
   const response = await request(`${server.httpUrl}/api/vapid-public-key`);
   assert.deepEqual(await response.body.json(), { publicKey: before.publicKey });
   assert.deepEqual(await vapidFile(), before);
@@ -100,8 +102,8 @@ test('keeps subscriptions and keys across a restart', async () => {
   assert.equal(JSON.parse(await readFile(join(dir, 'subscription.json'), 'utf8')).length, 2);
 });
 
-test('answers 404 to /vapid.json, /subscription.json and /certs/key.pem', async () => {
-  for (const path of ['/vapid.json', '/subscription.json', '/certs/key.pem']) {
+test('answers 404 to /vapid.json, /subscription.json, /certs/key.pem and /certs/ca-key.pem', async () => {
+  for (const path of ['/vapid.json', '/subscription.json', '/certs/key.pem', '/certs/ca-key.pem']) {
     const response = await request(`${server.httpUrl}${path}`);
     const body = await response.body.text();
     assert.equal(response.statusCode, 404, path);

@@ -93,7 +93,7 @@ async function idleConnection(port: number): Promise<Socket> {
 describe('slow and flooding clients', { concurrency: true }, () => {
   test('cuts off 20 slow clients on both ports and answers a normal request promptly meanwhile', async () => {
     const server = await start();
-    const ca = await readFile(join(server.dir, 'certs/cert.pem'), 'utf8');
+    const ca = await readFile(join(server.dir, 'certs/ca.pem'), 'utf8');
     const agent = track(new Agent({ connect: { ca } }));
     const slow: Mode[] = ['silent', 'header', 'header', 'header', 'header'];
     slow.push('body', 'body', 'body', 'body');

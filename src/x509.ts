@@ -1,0 +1,114 @@
+// Makes certificates with @peculiar/x509 (the X.509 code selfsigned itself uses), because only it
+// can write name constraints. It costs about 20 MB of memory: import this module lazily, when a
+// certificate must be made, never at a start that only checks the ones on disk.
+import { createPrivateKey, KeyObject } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { GeneralName, GeneralSubtree, GeneralSubtrees, NameConstraints } from '@peculiar/asn1-x509';
+import * as x509 from '@peculiar/x509';
+
+/** A certificate and its private key, both PEM. */
+export interface Pem {
+  readonly cert: string;
+  readonly key: string;
+}
+
+const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+const HOUR = 60 * 60 * 1000;
+const DAY = 24 * HOUR;
+const crypto = globalThis.crypto;
+
+/**
+ * A CA that may sign server certificates only (pathlen 0), and only for the permitted names and
+ * address ranges (RFC 5280 §4.2.1.10, critical, so a client that cannot check it must refuse).
+ */
+export async function makeCa(options: {
+  commonName: string;
+  dnsNames: readonly string[];
+  ipRanges: readonly string[];
+  now: number;
+  days: number;
+}): Promise<Pem> {
+  const keys = await crypto.subtle.generateKey(EC, true, ['sign', 'verify']);
+  const permitted = [
+    ...options.dnsNames.map((dNSName) => new GeneralName({ dNSName })),
+    ...options.ipRanges.map((iPAddress) => new GeneralName({ iPAddress })),
+  ];
+  const constraints = new NameConstraints({
+    permittedSubtrees: new GeneralSubtrees(permitted.map((base) => new GeneralSubtree({ base }))),
+  });
+  const notBefore = new Date(options.now - HOUR);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      serialNumber: serial(),
+      name: [{ CN: [options.commonName] }, { O: ['simple-web-push-server'] }],
+      notBefore,
+      notAfter: new Date(notBefore.getTime() + options.days * DAY),
+      keys,
+      signingAlgorithm: EC,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(
+          x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+          true,
+        ),
+        new x509.Extension('2.5.29.30', true, AsnConvert.serialize(constraints)),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+      ],
+    },
+    crypto,
+  );
+  return { cert: cert.toString('pem'), key: pemKey(keys.privateKey) };
+}
+
+/** A server certificate (serverAuth) for `dnsNames` and `ips`, signed by the CA in `ca`. */
+export async function makeLeaf(options: {
+  ca: Pem;
+  dnsNames: readonly string[];
+  ips: readonly string[];
+  now: number;
+  days: number;
+}): Promise<Pem> {
+  const ca = new x509.X509Certificate(options.ca.cert);
+  const der = createPrivateKey(options.ca.key).export({ type: 'pkcs8', format: 'der' });
+  const signingKey = await crypto.subtle.importKey('pkcs8', der, EC, false, ['sign']);
+  const keys = await crypto.subtle.generateKey(EC, true, ['sign', 'verify']);
+  const notBefore = new Date(options.now - HOUR);
+  const cert = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: serial(),
+      // A CN that every verifier accepts under the CA's constraints: OpenSSL checks a CN that
+      // looks like a host name against them, Chromium ignores it.
+      subject: [{ CN: ['localhost'] }, { O: ['simple-web-push-server'] }],
+      issuer: ca.subject,
+      notBefore,
+      notAfter: new Date(notBefore.getTime() + options.days * DAY),
+      publicKey: keys.publicKey,
+      signingKey,
+      signingAlgorithm: EC,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+        new x509.SubjectAlternativeNameExtension([
+          ...options.dnsNames.map((value) => ({ type: 'dns' as const, value })),
+          ...options.ips.map((value) => ({ type: 'ip' as const, value })),
+        ]),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+        await x509.AuthorityKeyIdentifierExtension.create(ca, false, crypto),
+      ],
+    },
+    crypto,
+  );
+  return { cert: cert.toString('pem'), key: pemKey(keys.privateKey) };
+}
+
+/** 16 random bytes, first one 0x40-0x7f: positive and minimally encoded, as RFC 5280 §4.1.2.2 asks. */
+function serial(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[0] = ((bytes[0] ?? 0) & 0x3f) | 0x40;
+  return Buffer.from(bytes).toString('hex');
+}
+
+function pemKey(key: Parameters<typeof KeyObject.from>[0]): string {
+  return KeyObject.from(key).export({ type: 'pkcs8', format: 'pem' }) as string;
+}
