@@ -4,14 +4,20 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createAdmission } from './admission.ts';
 import { createApp } from './app.ts';
 import { ROOT, staleBuild } from './build.ts';
 import { type Config, loadConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { loadOrCreateKeys, permissionWarning } from './keys.ts';
+import { createPairing } from './pairing.ts';
+import { createPairingApi } from './pairing-api.ts';
+import { startupLines } from './pairing-banner.ts';
+import { lanOrigin } from './pairing-link.ts';
 import { createPusher } from './push.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { createSendApi } from './send-api.ts';
+import { openSpentTokens } from './spent-tokens.ts';
 import { createStatic } from './static.ts';
 import { openStore } from './store.ts';
 import { loadOrCreateCertificate } from './tls.ts';
@@ -40,6 +46,7 @@ export interface RunningServer {
 export async function startServer(
   config: Config,
   log: (line: string) => void,
+  options: { terminal?: boolean } = {},
 ): Promise<RunningServer> {
   const { keys, created } = await loadOrCreateKeys(config);
   if (created) {
@@ -50,7 +57,13 @@ export async function startServer(
   if (certificate.created) {
     log(`Created a self-signed certificate in ${config.certDir} for localhost, 127.0.0.1 and ::1.`);
   }
-  for (const file of [config.vapidFile, certificate.keyFile, config.sendTokenFile]) {
+  const secrets = [
+    config.vapidFile,
+    certificate.keyFile,
+    config.sendTokenFile,
+    config.pairingKeyFile,
+  ];
+  for (const file of secrets) {
     const warning = await permissionWarning(file);
     if (warning) log(warning);
   }
@@ -58,6 +71,12 @@ export async function startServer(
   const pusher = createPusher({ vapid: keys, allowlist: config.pushAllowedHosts });
   const token = await loadSendToken(config);
   const failures = createRateLimiter(FAILED_AUTH_PER_MINUTE);
+  const pairing = createPairing({ keyFile: config.pairingKeyFile });
+  const spent = await openSpentTokens(`${config.pairingKeyFile}.spent`);
+  let httpsPort = config.port;
+  const origin = () => lanOrigin(config.host, httpsPort);
+  const sendApi = createSendApi({ store, pusher, token, failures, log });
+  const pairingApi = createPairingApi({ pairing, origin, certDir: config.certDir });
   const app = createApp({
     store,
     pusher,
@@ -66,7 +85,9 @@ export async function startServer(
     allowlist: config.pushAllowedHosts,
     limiter: createRateLimiter(config.rateLimit),
     log,
-    extraRoutes: createSendApi({ store, pusher, token, failures, log }),
+    admission: createAdmission({ store, pairing, spent, failures, log }),
+    extraRoutes: async (req, res, pathname) =>
+      (await sendApi(req, res, pathname)) || pairingApi(req, res, pathname),
   });
 
   const servers: Server[] = [];
@@ -84,7 +105,7 @@ export async function startServer(
   };
 
   try {
-    const httpsPort = await listen(
+    httpsPort = await listen(
       createHttpsServer(
         { ...TIMEOUTS, handshakeTimeout: 10_000, key: certificate.key, cert: certificate.cert },
         app,
@@ -112,6 +133,9 @@ export async function startServer(
         ? 'Send API on: POST /api/send with "Authorization: Bearer <token>" (SEND_TOKEN or send-token).'
         : 'Send API off: run npm run token to enable POST /api/send.',
     );
+    const terminal = options.terminal ?? false;
+    const { certDir } = config;
+    for (const line of await startupLines({ lan: origin(), pairing, terminal, certDir })) log(line);
     return { httpsUrl, httpUrls, close };
   } catch (error) {
     await close();
@@ -149,7 +173,7 @@ async function main(): Promise<void> {
     return;
   }
   try {
-    const server = await startServer(loadConfig(), log);
+    const server = await startServer(loadConfig(), log, { terminal: process.stdout.isTTY });
     let stopping = false;
     const stop = async (signal: string) => {
       // A second signal must not kill the process mid-write: the deadline already bounds the wait.

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -99,11 +99,7 @@ export interface ServerProcess {
  * Starts `src/server.ts` (built) in `dir` and waits until it prints its URLs. The HTTP port is
  * picked free just before, so another test may take it in between: then it tries another one.
  */
-export async function startServerProcess(options: {
-  dir: string;
-  env: NodeJS.ProcessEnv;
-  timeoutMs?: number;
-}): Promise<ServerProcess> {
+export async function startServerProcess(options: StartOptions): Promise<ServerProcess> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await startOnce(options);
@@ -114,13 +110,17 @@ export async function startServerProcess(options: {
   }
 }
 
-async function startOnce(options: {
+interface StartOptions {
   dir: string;
   env: NodeJS.ProcessEnv;
   timeoutMs?: number;
-}): Promise<ServerProcess> {
+  /** How to start it: `lan.spawn` runs it inside a LAN namespace (test/support/lan.ts). */
+  spawn?: (command: string, args: string[], options: SpawnOptions) => ChildProcess;
+}
+
+async function startOnce(options: StartOptions): Promise<ServerProcess> {
   const httpPort = options.env.HTTP_PORT ?? String(await freePort());
-  const child = spawn(process.execPath, [SERVER], {
+  const child = (options.spawn ?? spawn)(process.execPath, [SERVER], {
     cwd: options.dir,
     env: { PORT: '0', HOST: '127.0.0.1', HTTP_PORT: httpPort, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
