@@ -71,12 +71,14 @@ async function rememberAuth(subscription) {
   await cache.put('/subscription-auth', new Response(subscription.toJSON().keys.auth));
 }
 
-function showUnpaired(message) {
+/** The pairing message; `refusal` is the server's 401 error, whose reason comes before a colon. */
+function showUnpaired(refusal = '') {
+  const reason = refusal.split(':')[0];
+  const why = reason && !reason.startsWith('this device is not paired') ? `${reason}. ` : '';
   show(
     'unpaired',
     'This device is not paired with the server yet.',
-    message ||
-      'Open a pairing link first: on the server, open its page and scan the code under “Add a phone”, or run npm run pair.',
+    `${why.charAt(0).toUpperCase()}${why.slice(1)}Open a pairing link first: on the server, open its page and scan the code under “Add a phone”, or run npm run pair.`,
   );
 }
 
