@@ -152,10 +152,23 @@ describe('pairing over HTTP', {
       ['/api/pairings', 'POST'],
       ['/api/pairing-info', 'GET'],
     ] as const) {
-      const answer = await server.call(path, { method });
-      assert.equal(answer.status, 403, path);
-      assert.match(String(answer.json.error), /server’s own browser/);
+      // Even when it claims to be localhost: the socket's address decides.
+      for (const headers of [{}, { host: 'localhost:4443' }]) {
+        const answer = await server.call(path, { method, headers });
+        assert.equal(answer.status, 403, `${path} ${JSON.stringify(headers)}`);
+        assert.match(String(answer.json.error), /server’s own browser/);
+      }
     }
+  });
+
+  test('a LAN address calling itself localhost still needs a token', async () => {
+    const before = await stored();
+    const answer = await server.call('/api/subscriptions', {
+      headers: { host: 'localhost:4443' },
+      body: push().subscribe(),
+    });
+    assert.equal(answer.status, 401);
+    assert.equal(await stored(), before);
   });
 
   test('POST /api/pairings from loopback answers 201 with the link, its expiry and a QR code', async () => {
