@@ -153,7 +153,7 @@ describe('pairing over HTTP', {
       ['/api/pairing-info', 'GET'],
     ] as const) {
       // Even when it claims to be localhost: the socket's address decides.
-      for (const headers of [{}, { host: 'localhost:4443' }]) {
+      for (const headers of [{}, { host: 'localhost:4443' }] as Record<string, string>[]) {
         const answer = await server.call(path, { method, headers });
         assert.equal(answer.status, 403, `${path} ${JSON.stringify(headers)}`);
         assert.match(String(answer.json.error), /server’s own browser/);
