@@ -1,13 +1,18 @@
 // The page: register the worker, subscribe with the server's VAPID key, keep the server in step.
+import {
+  forgetPairingToken,
+  hasPairingToken,
+  proof,
+  rememberAuth,
+  takePairingToken,
+} from '/pairing.js';
+
 const $ = (id) => document.getElementById(id);
 const statusLine = $('status');
 const detail = $('detail');
 const buttons = { subscribe: $('subscribe'), unsubscribe: $('unsubscribe'), test: $('test') };
 // The server's own browser needs no pairing; every other device does (see takePairingToken).
 const onServer = ['localhost', '127.0.0.1', '[::1]'].includes(location.hostname);
-const TOKEN_KEY = 'pairing-token';
-// Where the service worker finds the auth secret it proves this device with (sw.js).
-const AUTH_CACHE = 'subscription-auth';
 
 function show(state, text, more = '') {
   statusLine.dataset.state = state;
@@ -38,37 +43,6 @@ async function api(method, path, body, headers = {}) {
     });
   }
   return data;
-}
-
-/**
- * A pairing link is this page's URL with #pair=<token>. The fragment never reaches the server's
- * logs or a Referer; take it out of the address bar at once and keep it until it is used.
- */
-function takePairingToken() {
-  const token = new URLSearchParams(location.hash.slice(1)).get('pair');
-  if (!token) return;
-  localStorage.setItem(TOKEN_KEY, token);
-  history.replaceState(null, '', location.pathname + location.search);
-}
-
-function toBase64Url(buffer) {
-  return btoa(String.fromCharCode(...new Uint8Array(buffer)))
-    .replace(/\+/g, '-')
-    .replace(/\//g, '_')
-    .replace(/=+$/, '');
-}
-
-/** The Authorization a device that is not the server sends: its link, or its old subscription. */
-function proof(existing) {
-  const token = localStorage.getItem(TOKEN_KEY);
-  if (token) return { Authorization: `Pairing ${token}` };
-  const auth = existing?.getKey('auth');
-  return auth ? { Authorization: `Subscription ${toBase64Url(auth)}` } : {};
-}
-
-async function rememberAuth(subscription) {
-  const cache = await caches.open(AUTH_CACHE);
-  await cache.put('/subscription-auth', new Response(subscription.toJSON().keys.auth));
 }
 
 /** The pairing message; `refusal` is the server's 401 error, whose reason comes before a colon. */
@@ -111,7 +85,7 @@ async function refresh(registration) {
   }
   const subscription = await registration.pushManager.getSubscription();
   if (!subscription) {
-    if (!onServer && !localStorage.getItem(TOKEN_KEY)) return showUnpaired();
+    if (!onServer && !hasPairingToken()) return showUnpaired();
     show(
       'not-subscribed',
       'Not subscribed yet.',
@@ -163,10 +137,10 @@ async function subscribe(registration) {
     if (error.status !== 401) throw error;
     // Not stored: a browser subscription the server refused would only look subscribed.
     await subscription.unsubscribe();
-    localStorage.removeItem(TOKEN_KEY);
+    forgetPairingToken();
     return showUnpaired(error.message);
   }
-  localStorage.removeItem(TOKEN_KEY);
+  forgetPairingToken();
   // Only the service worker's pushsubscriptionchange needs it, and Firefox's alone fires that.
   await rememberAuth(subscription).catch(() => {});
   const welcome = result.welcome?.delivered
