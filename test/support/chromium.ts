@@ -1,6 +1,6 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { browserOrReason, findBrowser } from './find-browser.ts';
 
 /** The one line shown when there is no Chromium: the skip reason, or the failure in CI. */
 export const CHROMIUM_MISSING =
@@ -21,27 +21,14 @@ export const CHROMIUM_ARGS: readonly string[] = [
   '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
 ];
 
-/** Where Chromium is: CHROMIUM_PATH when set (and only then), else Debian's usual paths. */
-export function findChromium(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (env.CHROMIUM_PATH) return existsSync(env.CHROMIUM_PATH) ? env.CHROMIUM_PATH : undefined;
-  return CANDIDATES.find((path) => existsSync(path));
-}
+const CHROMIUM = { variable: 'CHROMIUM_PATH', candidates: CANDIDATES, missing: CHROMIUM_MISSING };
 
-/**
- * Chromium's path, or what to do without it: `skip` holds the reason outside CI; in CI
- * (CI=true) `missing` holds the message the tests must fail with, never a silent skip.
- */
-export function chromiumOrReason(env: NodeJS.ProcessEnv = process.env): {
-  path?: string;
-  skip: string | false;
-  missing?: string;
-} {
-  const path = findChromium(env);
-  if (path) return { path, skip: false };
-  return env.CI === 'true'
-    ? { skip: false, missing: CHROMIUM_MISSING }
-    : { skip: CHROMIUM_MISSING };
-}
+/** Where Chromium is: CHROMIUM_PATH when set (and only then), else Debian's usual paths. */
+export const findChromium = (env: NodeJS.ProcessEnv = process.env) => findBrowser(CHROMIUM, env);
+
+/** Chromium's path, or the reason to skip (outside CI) or fail (CI=true) without it. */
+export const chromiumOrReason = (env: NodeJS.ProcessEnv = process.env) =>
+  browserOrReason(CHROMIUM, env);
 
 /** `--ignore-certificate-errors-spki-list=...` trusting only the certificate in `certFile`. */
 export async function trustOnly(certFile: string): Promise<string> {

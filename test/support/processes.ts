@@ -17,8 +17,11 @@ const script = (name: string) => join(ROOT, 'dist/scripts', `${name}.js`);
 const unbuilt = existsSync(SERVER) ? staleSince(SERVER) : 'dist/ is missing: run npm run build';
 if (unbuilt) throw new Error(`the tests run the built code, but ${unbuilt}`);
 
-/** The environment a child needs to push to the test push service from `dir`. */
-export function childEnv(push: PushService, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+/** The environment a child needs to push to a test push service (trusted, allowed) from `dir`. */
+export function childEnv(
+  push: Pick<PushService, 'caFile' | 'host'>,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,

@@ -51,12 +51,16 @@ function refuse(status: number, message: string): never {
   throw new PushRefusal(status, message);
 }
 
-/** Checks an RFC 8030 push request's headers, VAPID and body, and decrypts it for `keys`. */
-export async function readPush(
-  req: IncomingMessage,
-  origin: string,
-  keys: ReceiverKeys,
-): Promise<PushMessage> {
+/** A push request whose headers and VAPID JWT passed, its body still encrypted. */
+export interface CheckedPush extends Omit<PushMessage, 'payload'> {
+  body: Buffer;
+}
+
+/**
+ * Checks an RFC 8030 push request's headers and VAPID JWT (its `aud` must be `origin`) and reads
+ * its body, without decrypting it: what every push service checks before it accepts a message.
+ */
+export async function checkPush(req: IncomingMessage, origin: string): Promise<CheckedPush> {
   if (req.method !== 'POST') refuse(405, 'push messages are POSTed (RFC 8030 §5)');
   const ttl = header(req, 'ttl') ?? '';
   if (!/^\d+$/.test(ttl)) refuse(400, 'TTL header missing or not an integer (RFC 8030 §5.2)');
@@ -71,6 +75,20 @@ export async function readPush(
   const body = await readBody(req);
   if (body.length > 0 && header(req, 'content-encoding') !== 'aes128gcm')
     refuse(400, 'Content-Encoding is not aes128gcm (RFC 8291 §4)');
+  const optional = {
+    ...(urgency === undefined ? {} : { urgency }),
+    ...(topic === undefined ? {} : { topic }),
+  };
+  return { body, ttl: Number(ttl), ...optional, claims, vapidPublicKey: k, authorization };
+}
+
+/** Checks an RFC 8030 push request's headers, VAPID and body, and decrypts it for `keys`. */
+export async function readPush(
+  req: IncomingMessage,
+  origin: string,
+  keys: ReceiverKeys,
+): Promise<PushMessage> {
+  const { body, ...checked } = await checkPush(req, origin);
   let payload = '';
   try {
     if (body.length > 0)
@@ -78,11 +96,7 @@ export async function readPush(
   } catch (error) {
     refuse(400, `cannot decrypt: ${messageOf(error)}`);
   }
-  const optional = {
-    ...(urgency === undefined ? {} : { urgency }),
-    ...(topic === undefined ? {} : { topic }),
-  };
-  return { payload, ttl: Number(ttl), ...optional, claims, vapidPublicKey: k, authorization };
+  return { payload, ...checked };
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {

@@ -27,18 +27,21 @@ export async function workerActivated(page: Page, timeoutMs = 10_000): Promise<s
   }, timeoutMs);
 }
 
+/** Runs in a page (`page.evaluate(readNotifications)`, any driver): what the worker has shown. */
+export const readNotifications = async (): Promise<ShownNotification[]> => {
+  const registration = await navigator.serviceWorker.ready;
+  return (await registration.getNotifications()).map((n) => ({
+    title: n.title,
+    body: n.body,
+    tag: n.tag,
+    icon: n.icon,
+    data: n.data,
+  }));
+};
+
 /** The notifications the worker has shown, read from the page. */
 export function shownNotifications(page: Page): Promise<ShownNotification[]> {
-  return page.evaluate(async () => {
-    const registration = await navigator.serviceWorker.ready;
-    return (await registration.getNotifications()).map((n) => ({
-      title: n.title,
-      body: n.body,
-      tag: n.tag,
-      icon: n.icon,
-      data: n.data,
-    }));
-  });
+  return page.evaluate(readNotifications);
 }
 
 /**
