@@ -1,14 +1,24 @@
 // The page: register the worker, subscribe with the server's VAPID key, keep the server in step.
+import {
+  forgetPairingToken,
+  hasPairingToken,
+  proof,
+  rememberAuth,
+  takePairingToken,
+} from '/pairing.js';
+
 const $ = (id) => document.getElementById(id);
 const statusLine = $('status');
 const detail = $('detail');
 const buttons = { subscribe: $('subscribe'), unsubscribe: $('unsubscribe'), test: $('test') };
+// The server's own browser needs no pairing; every other device does (see takePairingToken).
+const onServer = ['localhost', '127.0.0.1', '[::1]'].includes(location.hostname);
 
 function show(state, text, more = '') {
   statusLine.dataset.state = state;
   statusLine.textContent = text;
   detail.textContent = more;
-  buttons.subscribe.disabled = state !== 'not-subscribed';
+  buttons.subscribe.disabled = state !== 'not-subscribed' && state !== 'unpaired';
   buttons.unsubscribe.disabled = state !== 'subscribed';
   buttons.test.disabled = state !== 'subscribed';
 }
@@ -20,15 +30,30 @@ function isIosNotInstalled() {
   return ios && !window.matchMedia('(display-mode: standalone)').matches && !navigator.standalone;
 }
 
-async function api(method, path, body) {
+async function api(method, path, body, headers = {}) {
   const response = await fetch(path, {
     method,
-    headers: body ? { 'Content-Type': 'application/json' } : {},
+    headers: body ? { 'Content-Type': 'application/json', ...headers } : headers,
     body: body ? JSON.stringify(body) : undefined,
   });
   const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(data.error || `the server answered ${response.status}`);
+  if (!response.ok) {
+    throw Object.assign(new Error(data.error || `the server answered ${response.status}`), {
+      status: response.status,
+    });
+  }
   return data;
+}
+
+/** The pairing message; `refusal` is the server's 401 error, whose reason comes before a colon. */
+function showUnpaired(refusal = '') {
+  const reason = refusal.split(':')[0];
+  const why = reason && !reason.startsWith('this device is not paired') ? `${reason}. ` : '';
+  show(
+    'unpaired',
+    'This device is not paired with the server yet.',
+    `${why.charAt(0).toUpperCase()}${why.slice(1)}Open a pairing link first: on the server, open its page and scan the code under “Add a phone”, or run npm run pair.`,
+  );
 }
 
 function base64UrlToBytes(text) {
@@ -60,10 +85,13 @@ async function refresh(registration) {
   }
   const subscription = await registration.pushManager.getSubscription();
   if (!subscription) {
+    if (!onServer && !hasPairingToken()) return showUnpaired();
     show(
       'not-subscribed',
       'Not subscribed yet.',
-      'Click Subscribe to get notifications in this browser.',
+      onServer
+        ? 'Click Subscribe to get notifications in this browser.'
+        : 'Pairing link received: click Subscribe to pair this device (the link works once).',
     );
     return;
   }
@@ -94,13 +122,27 @@ async function subscribe(registration) {
   const { publicKey } = await api('GET', '/api/vapid-public-key');
   const key = base64UrlToBytes(publicKey);
   const existing = await registration.pushManager.getSubscription();
+  // Taken before the old subscription goes: its auth secret proves this device was paired.
+  const headers = proof(existing);
   // A subscription made with another server key cannot be reused (the keys were rotated).
   if (existing && !sameKey(existing, key)) await existing.unsubscribe();
   const subscription = await registration.pushManager.subscribe({
     userVisibleOnly: true,
     applicationServerKey: key,
   });
-  const result = await api('POST', '/api/subscriptions', subscription.toJSON());
+  let result;
+  try {
+    result = await api('POST', '/api/subscriptions', subscription.toJSON(), headers);
+  } catch (error) {
+    if (error.status !== 401) throw error;
+    // Not stored: a browser subscription the server refused would only look subscribed.
+    await subscription.unsubscribe();
+    forgetPairingToken();
+    return showUnpaired(error.message);
+  }
+  forgetPairingToken();
+  // Only the service worker's pushsubscriptionchange needs it, and Firefox's alone fires that.
+  await rememberAuth(subscription).catch(() => {});
   const welcome = result.welcome?.delivered
     ? 'A welcome notification is on its way.'
     : `The server stored the subscription, but the welcome notification failed: ${result.welcome?.error?.reason ?? 'unknown reason'}.`;
@@ -141,6 +183,12 @@ function guard(registration, action) {
 }
 
 async function start() {
+  takePairingToken();
+  if (onServer) {
+    import('/phone.js')
+      .then((phone) => phone.showPhoneSection())
+      .catch((error) => console.error(`the "Add a phone" section failed: ${error.message}`));
+  }
   if (!window.isSecureContext) {
     show(
       'unsupported',

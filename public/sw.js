@@ -46,13 +46,31 @@ self.addEventListener('notificationclick', (event) => {
   );
 });
 
-async function post(method, body) {
+async function post(method, body, headers = {}) {
   const response = await fetch('/api/subscriptions', {
     method,
-    headers: { 'Content-Type': 'application/json' },
+    headers: { 'Content-Type': 'application/json', ...headers },
     body: JSON.stringify(body),
   });
   if (!response.ok) throw new Error(`the server answered ${response.status}`);
+}
+
+// The page keeps the stored subscription's auth secret here (app.js rememberAuth): the event's
+// oldSubscription may no longer give its keys, and a paired phone proves itself with it.
+const AUTH_CACHE = 'subscription-auth';
+
+function toBase64Url(buffer) {
+  return btoa(String.fromCharCode(...new Uint8Array(buffer)))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
+}
+
+async function oldAuth(old) {
+  const key = old?.getKey?.('auth');
+  if (key) return toBase64Url(key);
+  const cache = await caches.open(AUTH_CACHE);
+  return (await cache.match('/subscription-auth'))?.text();
 }
 
 // The push service replaced the subscription: subscribe again and tell the server.
@@ -74,7 +92,10 @@ self.addEventListener('pushsubscriptionchange', (event) => {
           userVisibleOnly: true,
           applicationServerKey: key,
         }));
-      await post('POST', fresh.toJSON());
+      const auth = await oldAuth(old).catch(() => undefined);
+      await post('POST', fresh.toJSON(), auth ? { Authorization: `Subscription ${auth}` } : {});
+      const cache = await caches.open(AUTH_CACHE);
+      await cache.put('/subscription-auth', new Response(fresh.toJSON().keys.auth));
       if (old && old.endpoint !== fresh.endpoint) await post('DELETE', { endpoint: old.endpoint });
     })(),
   );

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Admission, ownerOnly } from './admission.ts';
 import type { HostRule } from './config.ts';
 import { HttpError } from './errors.ts';
 import { BODY_LIMIT, readJson, SECURITY_HEADERS, sendJson } from './http.ts';
@@ -20,6 +21,8 @@ export interface AppDeps {
   log: (line: string) => void;
   /** GET /ca.crt (ca-route.ts): answers true when handled. */
   caRoute?: (req: IncomingMessage, res: ServerResponse, pathname: string) => Promise<boolean>;
+  /** Who may subscribe (pairing); without it only the server's own browser can. */
+  admission?: Admission;
   /** Extra routes, such as the send API: answer true when handled. */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, pathname: string) => Promise<boolean>;
 }
@@ -40,6 +43,7 @@ const TEST: Notification = {
 /** The request listener: routes, and the one place where errors become responses. */
 export function createApp(deps: AppDeps) {
   const { store, files, log } = deps;
+  const admission = deps.admission ?? ownerOnly(store);
 
   async function route(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
     const method = req.method ?? 'GET';
@@ -67,8 +71,9 @@ export function createApp(deps: AppDeps) {
   }
 
   async function subscribe(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const pass = await admission.check(req);
     const subscription = parseSubscription(await readJson(req, BODY_LIMIT), deps.allowlist);
-    const outcome = await store.add(subscription);
+    const outcome = await pass.add(subscription);
     const host = hostOf(subscription.endpoint);
     log(`subscription ${outcome}: ${host} (${store.list().length} stored)`);
     const summary = await deliver(deps, [subscription], WELCOME);

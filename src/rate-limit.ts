@@ -1,3 +1,5 @@
+import { HttpError } from './errors.ts';
+
 /** Counts events per client address in one-minute windows. */
 export function createRateLimiter(perMinute: number, now: () => number = Date.now) {
   let windowStart = now();
@@ -27,3 +29,10 @@ export function createRateLimiter(perMinute: number, now: () => number = Date.no
 }
 
 export type RateLimiter = ReturnType<typeof createRateLimiter>;
+
+/** The 429 for an address over its limit of failed authentications. */
+export function tooMany(seconds: number): HttpError {
+  return new HttpError(429, `too many failed attempts; try again in ${seconds} s`, {
+    'Retry-After': String(seconds),
+  });
+}

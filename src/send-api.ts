@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError } from './errors.ts';
 import { BODY_LIMIT, mediaType, parseJson, readBody, sendJson } from './http.ts';
 import type { Pusher } from './push.ts';
-import type { RateLimiter } from './rate-limit.ts';
+import { type RateLimiter, tooMany } from './rate-limit.ts';
 import { parseSendRequest, sendToStored } from './send.ts';
 import type { SubscriptionStore } from './store.ts';
 import { tokenMatches } from './token.ts';
@@ -61,10 +61,4 @@ async function readInput(req: IncomingMessage): Promise<Record<string, unknown>>
     throw new HttpError(400, 'the JSON body must be an object such as {"body": "Backup finished"}');
   }
   return { ...data };
-}
-
-function tooMany(seconds: number): HttpError {
-  return new HttpError(429, `too many failed attempts; try again in ${seconds} s`, {
-    'Retry-After': String(seconds),
-  });
 }

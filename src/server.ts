@@ -4,6 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createAdmission } from './admission.ts';
 import { createApp } from './app.ts';
 import { ROOT, staleBuild } from './build.ts';
 import { createCaRoute } from './ca-route.ts';
@@ -11,9 +12,14 @@ import { type Config, loadConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { loadOrCreateKeys, permissionWarning } from './keys.ts';
 import { lanLines } from './network.ts';
+import { createPairing } from './pairing.ts';
+import { createPairingApi } from './pairing-api.ts';
+import { startupLines } from './pairing-banner.ts';
+import { lanOrigin } from './pairing-link.ts';
 import { createPusher } from './push.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { createSendApi } from './send-api.ts';
+import { openSpentTokens } from './spent-tokens.ts';
 import { createStatic } from './static.ts';
 import { openStore } from './store.ts';
 import { loadTls } from './tls.ts';
@@ -45,6 +51,7 @@ export interface RunningServer {
 export async function startServer(
   config: Config,
   log: (line: string) => void,
+  options: { terminal?: boolean } = {},
 ): Promise<RunningServer> {
   const { keys, created } = await loadOrCreateKeys(config);
   if (created) {
@@ -52,7 +59,13 @@ export async function startServer(
     log('  Set your own subject: npm run keys -- --subject mailto:you@example.com');
   }
   const certificate = await loadTls(config, log);
-  for (const file of [config.vapidFile, ...certificate.keyFiles, config.sendTokenFile]) {
+  const secrets = [
+    config.vapidFile,
+    ...certificate.keyFiles,
+    config.sendTokenFile,
+    config.pairingKeyFile,
+  ];
+  for (const file of secrets) {
     const warning = await permissionWarning(file);
     if (warning) log(warning);
   }
@@ -63,6 +76,12 @@ export async function startServer(
   const { key, cert } = certificate;
   const https = createHttpsServer({ ...TIMEOUTS, handshakeTimeout: 10_000, key, cert });
   const tls = reloadableTls(https, certificate, () => loadTls(config, log), log);
+  const pairing = createPairing({ keyFile: config.pairingKeyFile });
+  const spent = await openSpentTokens(`${config.pairingKeyFile}.spent`);
+  let httpsPort = config.port;
+  const origin = () => lanOrigin(config.host, httpsPort);
+  const sendApi = createSendApi({ store, pusher, token, failures, log });
+  const pairingApi = createPairingApi({ pairing, origin, certDir: config.certDir });
   const app = createApp({
     store,
     pusher,
@@ -72,7 +91,9 @@ export async function startServer(
     limiter: createRateLimiter(config.rateLimit),
     log,
     caRoute: createCaRoute(() => tls.current().caPem),
-    extraRoutes: createSendApi({ store, pusher, token, failures, log }),
+    admission: createAdmission({ store, pairing, spent, failures, log }),
+    extraRoutes: async (req, res, pathname) =>
+      (await sendApi(req, res, pathname)) || pairingApi(req, res, pathname),
   });
   https.on('request', app);
 
@@ -91,7 +112,7 @@ export async function startServer(
   };
 
   try {
-    const httpsPort = await listen(https, config.port, config.host);
+    httpsPort = await listen(https, config.port, config.host);
     const httpsUrl = `https://${urlHost(config.host)}:${httpsPort}`;
     const httpUrls: string[] = [];
     if (config.httpPort !== 0) {
@@ -116,6 +137,9 @@ export async function startServer(
         ? 'Send API on: POST /api/send with "Authorization: Bearer <token>" (SEND_TOKEN or send-token).'
         : 'Send API off: run npm run token to enable POST /api/send.',
     );
+    const terminal = options.terminal ?? false;
+    const { certDir } = config;
+    for (const line of await startupLines({ lan: origin(), pairing, terminal, certDir })) log(line);
     return { httpsUrl, httpUrls, reloadCertificate: tls.reload, close };
   } catch (error) {
     await close();
@@ -153,7 +177,7 @@ async function main(): Promise<void> {
     return;
   }
   try {
-    const server = await startServer(loadConfig(), log);
+    const server = await startServer(loadConfig(), log, { terminal: process.stdout.isTTY });
     let stopping = false;
     const stop = async (signal: string) => {
       // A second signal must not kill the process mid-write: the deadline already bounds the wait.

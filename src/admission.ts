@@ -1,0 +1,144 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { HttpError } from './errors.ts';
+import { isLoopback } from './network.ts';
+import type { Pairing } from './pairing.ts';
+import { type RateLimiter, tooMany } from './rate-limit.ts';
+import { hostOf } from './send.ts';
+import type { SpentTokens } from './spent-tokens.ts';
+import type { SubscriptionStore } from './store.ts';
+import type { Subscription } from './subscription.ts';
+
+/** The right to store one subscription, granted by `Admission.check`. */
+export interface Pass {
+  /** Stores `subscription`, spends the pairing token, and drops the subscription it replaces. */
+  add(subscription: Subscription): Promise<'created' | 'updated'>;
+}
+
+export interface Admission {
+  /** Who may subscribe: 401/429 before the body is read, for a device that is not paired. */
+  check(req: IncomingMessage): Promise<Pass>;
+}
+
+export interface AdmissionDeps {
+  store: SubscriptionStore;
+  pairing: Pairing;
+  spent: SpentTokens;
+  /** Counts wrong tokens and secrets per client address (shared with the send API). */
+  failures: RateLimiter;
+  log: (line: string) => void;
+}
+
+const HOW_TO_PAIR =
+  'open a pairing link: on the server, open its page and scan the code under “Add a phone”, or run npm run pair; then subscribe from that link';
+const REASONS = {
+  missing: `this device is not paired with the server: ${HOW_TO_PAIR}`,
+  invalid: `this pairing link is not valid: ${HOW_TO_PAIR}`,
+  expired: `this pairing link has expired (links work for 10 minutes): ${HOW_TO_PAIR}`,
+  used: `this pairing link was already used by another device (a link pairs one): ${HOW_TO_PAIR}`,
+  subscription: `the server does not know this device’s subscription: ${HOW_TO_PAIR}`,
+};
+// The auth secrets of stored subscriptions, decoded once each (entries are immutable).
+const authBytes = new WeakMap<Subscription, Buffer>();
+
+/**
+ * The request comes from this machine's own browser: a loopback socket and a loopback Host
+ * header. The Host check stops DNS rebinding: a web page whose name was re-pointed at 127.0.0.1
+ * reaches a loopback socket, but its requests carry its own name.
+ */
+export function fromOwner(req: IncomingMessage): boolean {
+  const host = req.headers.host ?? '';
+  return (
+    isLoopback(req.socket.remoteAddress) && /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i.test(host)
+  );
+}
+
+/** Admits the server's own browser only: the rule when pairing is not wired in. */
+export function ownerOnly(store: SubscriptionStore): Admission {
+  return {
+    async check(req) {
+      if (!fromOwner(req))
+        throw new HttpError(401, REASONS.missing, { 'WWW-Authenticate': 'Pairing' });
+      return { add: (subscription) => store.add(subscription) };
+    },
+  };
+}
+
+/**
+ * The rule for POST /api/subscriptions: the owner's browser needs nothing; any other device sends
+ * `Authorization: Pairing <token>` (a link from the page or npm run pair, used once) or, once
+ * paired, `Authorization: Subscription <auth>` with the auth secret of a subscription stored here.
+ */
+export function createAdmission(deps: AdmissionDeps): Admission {
+  const { store, spent, failures } = deps;
+
+  const storeReplacing = async (subscription: Subscription, replaced: Subscription[]) => {
+    const outcome = await store.add(subscription);
+    const old = replaced.filter((s) => s.endpoint !== subscription.endpoint);
+    if (old.length > 0) await store.remove(old.map((s) => s.endpoint));
+    return outcome;
+  };
+
+  return {
+    async check(req) {
+      const client = req.socket.remoteAddress ?? 'unknown';
+      const [, scheme = '', value = ''] =
+        /^(\w+) +(\S+)$/.exec(req.headers.authorization ?? '') ?? [];
+      if (fromOwner(req)) {
+        // A known secret still lets the owner's browser replace its old subscription.
+        const replaced = scheme.toLowerCase() === 'subscription' ? storedWithAuth(value) : [];
+        return { add: (subscription) => storeReplacing(subscription, replaced) };
+      }
+      const blocked = failures.waitFor(client);
+      if (blocked > 0) throw tooMany(blocked);
+      const refuse = (reason: keyof typeof REASONS): never => {
+        const wait = failures.take(client);
+        if (wait > 0) throw tooMany(wait);
+        throw new HttpError(401, REASONS[reason], { 'WWW-Authenticate': 'Pairing' });
+      };
+      if (scheme.toLowerCase() === 'subscription') {
+        const replaced = storedWithAuth(value);
+        if (replaced.length === 0) refuse('subscription');
+        return { add: (subscription) => storeReplacing(subscription, replaced) };
+      }
+      if (scheme.toLowerCase() !== 'pairing') {
+        // No credentials at all is how an unpaired phone first asks: not a guess, not counted.
+        throw new HttpError(401, REASONS.missing, { 'WWW-Authenticate': 'Pairing' });
+      }
+      const token = await deps.pairing.check(value);
+      if (token.status !== 'valid') return refuse(token.status);
+      return {
+        async add(subscription) {
+          // Claimed only now: two devices racing with one link cannot both get in.
+          if (!spent.claim(token.nonce)) refuse('used');
+          let outcome: 'created' | 'updated';
+          try {
+            outcome = await store.add(subscription);
+          } catch (error) {
+            spent.release(token.nonce);
+            throw error;
+          }
+          await spent.spend(token.nonce, token.expiresAt).catch((error: unknown) => {
+            deps.log(`could not save the used pairing link: ${(error as Error).message}`);
+          });
+          deps.log(`paired a device at ${client} (${hostOf(subscription.endpoint)})`);
+          return outcome;
+        },
+      };
+    },
+  };
+
+  /** The stored subscriptions whose auth is `given`: every one compared, in constant time. */
+  function storedWithAuth(given: string): Subscription[] {
+    const wanted = Buffer.from(given, 'base64url');
+    if (wanted.length !== 16) return [];
+    return store.list().filter((subscription) => {
+      let bytes = authBytes.get(subscription);
+      if (!bytes) {
+        bytes = Buffer.from(subscription.keys.auth, 'base64url');
+        authBytes.set(subscription, bytes);
+      }
+      return bytes.length === 16 && timingSafeEqual(bytes, wanted);
+    });
+  }
+}
