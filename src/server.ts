@@ -6,12 +6,14 @@ import { fileURLToPath } from 'node:url';
 import { createApp } from './app.ts';
 import { type Config, loadConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
+import { removeLeftoverTemps } from './files.ts';
 import { loadOrCreateKeys, permissionWarning } from './keys.ts';
 import { createPusher } from './push.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { createSendApi } from './send-api.ts';
 import { createStatic } from './static.ts';
 import { openStore } from './store.ts';
+import { storedProblem } from './subscription.ts';
 import { loadOrCreateCertificate } from './tls.ts';
 import { loadSendToken } from './token.ts';
 
@@ -53,6 +55,7 @@ export async function startServer(
     if (warning) log(warning);
   }
   const store = await openStore(config.subscriptionFile);
+  await removeLeftoverTemps(config.subscriptionFile, log);
   const pusher = createPusher({ vapid: keys, allowlist: config.pushAllowedHosts });
   const token = await loadSendToken(config);
   const failures = createRateLimiter(FAILED_AUTH_PER_MINUTE);
@@ -103,6 +106,12 @@ export async function startServer(
       );
     }
     log(`${store.list().length} subscription(s) in ${config.subscriptionFile}`);
+    const outdated = store.list().filter((s) => storedProblem(s) !== undefined).length;
+    if (outdated > 0) {
+      log(
+        `${outdated} stored subscription(s) predate the stricter endpoint and key checks: kept, and still sent to.`,
+      );
+    }
     if (httpUrls[0]) log(`Open ${httpUrls[0]} in Chrome, Edge, Firefox or Safari on this machine.`);
     log(`Open ${httpsUrl} from other devices (self-signed certificate: see the README).`);
     log(

@@ -64,6 +64,15 @@ export async function runScript(
   return { code, stdout: stdout(), stderr: stderr() };
 }
 
+/** Starts a TypeScript file of the project (such as a test/support child) with the same loader. */
+export function spawnTypeScript(path: string, args: string[], cwd = ROOT): ChildProcess {
+  return spawn(process.execPath, ['--import', TSX, join(ROOT, path), ...args], {
+    cwd,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 /** Runs `src/server.ts` in `dir` until it exits by itself (start-up failures); SIGKILL after `timeoutMs`. */
 export async function runServer(options: {
   dir: string;
