@@ -27,7 +27,9 @@ export async function runCli(help: string, body: () => Promise<void>): Promise<v
       console.error(`error: ${message}\n\n${help}`);
       process.exitCode = 2;
     } else if (error instanceof HttpError || error instanceof ConfigError) {
-      console.error(`error: ${error.message}`);
+      // "could not save subscription.json" alone does not say why (a full disk, a held lock).
+      const why = error instanceof HttpError && error.cause instanceof Error;
+      console.error(`error: ${error.message}${why ? `: ${(error.cause as Error).message}` : ''}`);
       process.exitCode = 1;
     } else {
       throw error;

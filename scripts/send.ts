@@ -1,6 +1,7 @@
 // npm run send -- "message": push a notification to the latest (or every) subscription.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
+import { removeLeftoverTemps } from '../src/files.ts';
 import { createProgress } from '../src/progress.ts';
 import { parseSendRequest, type SendSummary, sendFromDisk } from '../src/send.ts';
 import { runCli, UsageError } from './cli.ts';
@@ -45,6 +46,10 @@ await runCli(HELP, async () => {
     to: all ? 'all' : 'latest',
   });
 
+  const config = loadConfig();
+  // This CLI writes the store too (it removes gone subscriptions): it cleans up after a crash.
+  await removeLeftoverTemps(config.subscriptionFile, (line) => console.error(line));
+
   // On a terminal only: a pipe or a log file gets nothing but the summary.
   const progress = createProgress({
     write: (text) => process.stderr.write(text),
@@ -52,7 +57,7 @@ await runCli(HELP, async () => {
   });
   let summary: SendSummary;
   try {
-    summary = await sendFromDisk(loadConfig(), request, progress.update);
+    summary = await sendFromDisk(config, request, progress.update);
   } finally {
     progress.finish();
   }

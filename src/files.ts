@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from './errors.ts';
+import { processIsGone, withLock } from './lock.ts';
 
 /**
  * Writes a file atomically: temp file, fsync, rename, fsync of the directory. `data` may be a
@@ -13,7 +13,7 @@ export async function writeFileAtomic(
   data: string | readonly Buffer[],
   mode = 0o600,
 ): Promise<void> {
-  const temp = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+  const temp = tempFor(file);
   const handle = await open(temp, 'wx', mode);
   try {
     if (typeof data === 'string') {
@@ -57,46 +57,62 @@ export async function readIfExists(file: string): Promise<string | undefined> {
   }
 }
 
-const LOCK_STALE_MS = 10_000;
-const LOCK_WAIT_MS = 5_000;
-
 /**
- * Runs `work` while holding `<file>.lock`, so the server and the send CLI never interleave
- * their read-modify-write of the same file. A lock older than 10 s, or whose process has ended
- * (a server restarted after SIGKILL), is left by a crash: taken over.
+ * Removes the temp files that interrupted writes of `file` left behind (a crash between creating
+ * and renaming one), and resolves to how many. Only names of writeFileAtomic's own pattern for
+ * this file, in its folder, and only those whose writer has ended or that are older than the file
+ * itself (the newest completed write). Under the file's lock, so no write is in progress.
+ * Says how many in one line to `log`, when there were any.
  */
-export async function withLock<T>(file: string, work: () => Promise<T>): Promise<T> {
-  const lock = `${file}.lock`;
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      const handle = await open(lock, 'wx', 0o600);
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const age = Date.now() - ((await stat(lock).catch(() => undefined))?.mtimeMs ?? Date.now());
-      if (age > LOCK_STALE_MS || (await holderIsGone(lock))) await rm(lock, { force: true });
-      else if (Date.now() > deadline) throw new Error(`${lock} is held by another process`);
-      else await sleep(10);
+export async function removeLeftoverTemps(
+  file: string,
+  log: (line: string) => void,
+): Promise<number> {
+  const names = await readdir(dirname(file)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  const candidates = names.filter((name) => tempWriter(file, name) !== undefined);
+  // Nothing to do, so no lock to take: a start in a folder without leftovers writes nothing.
+  if (candidates.length === 0) return 0;
+  const removed = await withLock(file, async () => {
+    const newest = (await stat(file).catch(() => undefined))?.mtimeMs ?? 0;
+    let removed = 0;
+    for (const name of candidates) {
+      const temp = join(dirname(file), name);
+      const info = await lstat(temp).catch(() => undefined);
+      if (!info?.isFile()) continue;
+      const pid = tempWriter(file, name) ?? 0;
+      const ended = pid > 0 && processIsGone(pid, info.mtimeMs);
+      if (!ended && info.mtimeMs >= newest) continue;
+      await rm(temp, { force: true });
+      removed++;
     }
+    return removed;
+  });
+  if (removed > 0) {
+    log(
+      `Removed ${removed} temp file(s) left in ${dirname(file)} by an interrupted write of ${basename(file)}.`,
+    );
   }
-  try {
-    return await work();
-  } finally {
-    await rm(lock, { force: true });
-  }
+  return removed;
 }
 
-/** Whether the process whose id is in the lock file has ended; false when unsure. */
-async function holderIsGone(lock: string): Promise<boolean> {
-  const pid = Number(await readFile(lock, 'utf8').catch(() => ''));
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+/** `.<name>.<writer pid, 8 hex><random, 8 hex>.tmp`, next to the file. */
+function tempFor(file: string): string {
+  const writer = process.pid.toString(16).padStart(8, '0');
+  return join(dirname(file), `.${basename(file)}.${writer}${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/**
+ * For a temp file name of `file`: its writer's process id, 0 for one written before the id was
+ * part of the name (8 random hex digits alone), undefined for any other name.
+ */
+function tempWriter(file: string, name: string): number | undefined {
+  const prefix = `.${basename(file)}.`;
+  if (!name.startsWith(prefix) || !name.endsWith('.tmp')) return undefined;
+  const middle = name.slice(prefix.length, -'.tmp'.length);
+  if (/^[0-9a-f]{8}$/.test(middle)) return 0;
+  if (/^[0-9a-f]{16}$/.test(middle)) return Number.parseInt(middle.slice(0, 8), 16);
+  return undefined;
 }

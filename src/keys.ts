@@ -1,6 +1,7 @@
 import { createECDH } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import webpush from 'web-push';
+import { base64urlProblem, withoutPadding } from './canonical.ts';
 import type { Config } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { readIfExists, writeFileAtomic } from './files.ts';
@@ -70,7 +71,11 @@ export async function loadKeys(config: Config): Promise<VapidKeys | undefined> {
   const problem = subject && subjectProblem(subject);
   if (problem) throw new ConfigError(`VAPID_SUBJECT: ${problem}`);
   if (publicKey && privateKey) {
-    const keys = { publicKey, privateKey, subject: subject ?? DEFAULT_SUBJECT };
+    const keys = {
+      publicKey: environmentKey(publicKey, 'VAPID_PUBLIC_KEY'),
+      privateKey: environmentKey(privateKey, 'VAPID_PRIVATE_KEY'),
+      subject: subject ?? DEFAULT_SUBJECT,
+    };
     return checkKeys(keys, 'VAPID_PUBLIC_KEY/VAPID_PRIVATE_KEY');
   }
   const stored = await readKeys(config.vapidFile);
@@ -94,6 +99,13 @@ export async function permissionWarning(file: string): Promise<string | undefine
   if (!info || (info.mode & 0o077) === 0) return undefined;
   const mode = (info.mode & 0o777).toString(8);
   return `warning: ${file} is readable by others (mode ${mode}); run: chmod 600 ${file}`;
+}
+
+/** A key typed into the environment: canonical base64url, used without padding (web-push refuses "="). */
+function environmentKey(text: string, name: string): string {
+  const problem = base64urlProblem(text);
+  if (problem) throw new ConfigError(`${name} ${problem}`);
+  return withoutPadding(text);
 }
 
 function checkKeys(keys: VapidKeys, source: string): VapidKeys {

@@ -10,6 +10,7 @@ import { ROOT, staleBuild } from './build.ts';
 import { createCaRoute } from './ca-route.ts';
 import { type Config, loadConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
+import { removeLeftoverTemps } from './files.ts';
 import { loadOrCreateKeys, permissionWarning } from './keys.ts';
 import { lanLines } from './network.ts';
 import { createPairing } from './pairing.ts';
@@ -22,6 +23,7 @@ import { createSendApi } from './send-api.ts';
 import { openSpentTokens } from './spent-tokens.ts';
 import { createStatic } from './static.ts';
 import { openStore } from './store.ts';
+import { storedProblem } from './subscription.ts';
 import { loadTls } from './tls.ts';
 import { reloadableTls } from './tls-reload.ts';
 import { loadSendToken } from './token.ts';
@@ -70,6 +72,7 @@ export async function startServer(
     if (warning) log(warning);
   }
   const store = await openStore(config.subscriptionFile);
+  await removeLeftoverTemps(config.subscriptionFile, log);
   const pusher = createPusher({ vapid: keys, allowlist: config.pushAllowedHosts });
   const token = await loadSendToken(config);
   const failures = createRateLimiter(FAILED_AUTH_PER_MINUTE);
@@ -126,6 +129,12 @@ export async function startServer(
       );
     }
     log(`${store.list().length} subscription(s) in ${config.subscriptionFile}`);
+    const outdated = store.list().filter((s) => storedProblem(s) !== undefined).length;
+    if (outdated > 0) {
+      log(
+        `${outdated} stored subscription(s) predate the stricter endpoint and key checks: kept, and still sent to.`,
+      );
+    }
     if (httpUrls[0]) log(`Open ${httpUrls[0]} in Chrome, Edge, Firefox or Safari on this machine.`);
     const issuer = certificate.caPem
       ? `the local CA ${join(config.certDir, 'ca.pem')}`

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { ConfigError, HttpError } from './errors.ts';
-import { readIfExists, withLock, writeFileAtomic } from './files.ts';
+import { readIfExists, writeFileAtomic } from './files.ts';
+import { withLock } from './lock.ts';
 import { parseShape, type Subscription } from './subscription.ts';
 
 /** The subscriptions in subscription.json: newest last, one per endpoint, every write on disk before it resolves. */

@@ -1,5 +1,11 @@
 import { ECDH } from 'node:crypto';
 import { isIP } from 'node:net';
+import {
+  base64urlProblem,
+  characterProblem,
+  serializationProblem,
+  withoutPadding,
+} from './canonical.ts';
 import type { HostRule } from './config.ts';
 import { HttpError } from './errors.ts';
 
@@ -11,17 +17,46 @@ export interface Subscription {
 }
 
 const MAX_ENDPOINT_LENGTH = 2048;
-const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
+// What earlier versions accepted (and stored, after removing the "="): still read from the file.
+const LENIENT_BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
 
-/** Checks a PushSubscription's shape and values: a clean copy, or 400 (shape) / 422 (value). */
+/**
+ * Checks a PushSubscription's shape and values: a clean copy, or 400 (shape) / 422 (value).
+ * The endpoint must be on the allowlist and in canonical form, the keys canonical base64url.
+ */
 export function parseSubscription(input: unknown, rules: readonly HostRule[]): Subscription {
-  const subscription = parseShape(input);
-  checkEndpoint(subscription.endpoint, rules);
+  const subscription = readEntry(input, canonicalKey);
+  const { endpoint } = subscription;
+  const problem =
+    characterProblem(endpoint) ??
+    endpointProblem(endpoint, rules) ??
+    serializationProblem(endpoint);
+  if (problem) throw value(problem);
   return subscription;
 }
 
-/** Shape and key checks only, for entries read back from our own file. */
+/**
+ * Shape and key checks as earlier versions made them, for entries read back from our own file:
+ * what was stored before the stricter rules is kept, and still sent to.
+ */
 export function parseShape(input: unknown): Subscription {
+  return readEntry(input, lenientKey);
+}
+
+/** Why a stored subscription would be refused if it were posted today, allowlist aside, or undefined. */
+export function storedProblem({ endpoint, keys }: Subscription): string | undefined {
+  return (
+    characterProblem(endpoint) ??
+    serializationProblem(endpoint) ??
+    keyProblem(keys.p256dh, 'keys.p256dh') ??
+    keyProblem(keys.auth, 'keys.auth')
+  );
+}
+
+function readEntry(
+  input: unknown,
+  base64url: (text: string, name: string) => string,
+): Subscription {
   if (!isRecord(input)) throw shape('the body must be a PushSubscription object');
   const { endpoint, expirationTime = null, keys } = input;
   if (typeof endpoint !== 'string' || endpoint === '') {
@@ -66,11 +101,6 @@ export function endpointProblem(endpoint: string, rules: readonly HostRule[]): s
   return `"endpoint" host ${url.host} is not a known push service (add it to PUSH_ALLOWED_HOSTS)`;
 }
 
-function checkEndpoint(endpoint: string, rules: readonly HostRule[]): void {
-  const problem = endpointProblem(endpoint, rules);
-  if (problem) throw value(problem);
-}
-
 function matches(rule: HostRule, url: URL, ipLiteral: boolean): boolean {
   if (rule.port !== undefined && rule.port !== (url.port || '443')) return false;
   // IP literals pass only when an operator entry names that exact address.
@@ -89,9 +119,21 @@ function isP256Point(bytes: Buffer): boolean {
   }
 }
 
-function base64url(input: string, name: string): string {
-  if (!BASE64URL.test(input)) throw value(`"${name}" must be base64url`);
-  return input.replace(/=+$/, '');
+function keyProblem(text: string, name: string): string | undefined {
+  const problem = base64urlProblem(text);
+  return problem && `"${name}" ${problem}`;
+}
+
+/** Stored without padding. */
+function canonicalKey(input: string, name: string): string {
+  const problem = keyProblem(input, name);
+  if (problem) throw value(problem);
+  return withoutPadding(input);
+}
+
+function lenientKey(input: string, name: string): string {
+  if (!LENIENT_BASE64URL.test(input)) throw value(`"${name}" must be base64url`);
+  return withoutPadding(input);
 }
 
 function isRecord(input: unknown): input is Record<string, unknown> {

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { generateKeys, saveKeys } from '../src/keys.ts';
+import { storedProblem } from '../src/subscription.ts';
 import { useHarness } from './support/harness.ts';
+import { storedByEarlierVersion } from './support/hostile.ts';
 import { type CliResult, runScript } from './support/processes.ts';
 import type { MintedSubscription } from './support/push-service.ts';
 
@@ -88,6 +92,36 @@ describe('npm run send', parallel, () => {
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, 'delivered 3\n');
     for (const sub of subs) assert.equal(arrived(sub).length, 1);
+  });
+
+  test('still delivers to subscriptions stored before the stricter checks, and leaves them be', async () => {
+    const { dir, subs } = await populated(3);
+    const legacy = storedByEarlierVersion(subs);
+    for (const entry of legacy) assert.ok(storedProblem(entry), 'refused if it were posted today');
+    await writeFile(join(dir, 'subscription.json'), JSON.stringify(legacy));
+    const result = await run('send', dir, ['--all', 'Still here']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, 'delivered 3\n');
+    for (const sub of subs) assert.equal(arrived(sub).length, 1);
+    assert.deepEqual(await stored(dir), legacy);
+  });
+
+  test('removes the temp file a killed write left, saying so in one line on stderr', async () => {
+    const { dir, subs } = await populated(1);
+    const dead = spawn(process.execPath, ['-e', '']);
+    await once(dead, 'exit');
+    const writer = (dead.pid as number).toString(16).padStart(8, '0');
+    const leftover = `.subscription.json.${writer}0badf00d.tmp`;
+    await writeFile(join(dir, leftover), '[{"endpoint": "https://fcm.goo');
+    const result = await run('send', dir, ['Hello']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(
+      result.stderr,
+      `Removed 1 temp file(s) left in ${dir} by an interrupted write of subscription.json.\n`,
+    );
+    assert.equal(result.stdout, 'delivered 1\n');
+    assert.deepEqual((await readdir(dir)).sort(), ['subscription.json', 'vapid.json']);
+    assert.deepEqual(await stored(dir), subs);
   });
 
   test('removes the subscriptions answered 410 and 404 and prints "removed"', async () => {

@@ -1,16 +1,16 @@
 // Durability: SIGKILL mid-burst loses no acknowledged subscription; broken files stop the start.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { Pool } from 'undici';
+import { Pool, request } from 'undici';
 import { generateKeys } from '../src/keys.ts';
 import { postSubscription, useHarness } from './support/harness.ts';
-import { int, mulberry32 } from './support/hostile.ts';
-import { runServer, type ServerProcess } from './support/processes.ts';
+import { int, mulberry32, storedByEarlierVersion } from './support/hostile.ts';
+import { runServer, type ServerProcess, spawnTypeScript } from './support/processes.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed) >>> 0;
 const ROUNDS = 4;
@@ -79,7 +79,132 @@ test(`keeps every acknowledged subscription through ${ROUNDS} SIGKILLs in the mi
     restarted.output(),
     new RegExp(`${(await storedEndpoints(dir)).length} subscription\\(s\\)`),
   );
+  assert.deepEqual(await tempFiles(dir), [], 'no temp file of a killed write is left');
   await restarted.stop();
+});
+
+async function tempFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((name) => name.endsWith('.tmp'));
+}
+
+/** Resolves to what `child` printed once it prints `line`; rejects if it exits first. */
+async function printed(child: ChildProcess, line: string): Promise<string> {
+  let text = '';
+  child.stdout?.setEncoding('utf8');
+  return new Promise((resolve, reject) => {
+    child.stdout?.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.split('\n').includes(line)) resolve(text);
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code} before "${line}":\n${text}`)));
+  });
+}
+
+/**
+ * Stops `writer` while one of its writes has a temp file open, then kills it there: the temp
+ * file names left (none when the write finished between looking and stopping).
+ */
+async function killMidWrite(writer: ChildProcess, dir: string): Promise<string[]> {
+  const deadline = Date.now() + 20_000;
+  try {
+    while (Date.now() < deadline && writer.exitCode === null) {
+      if ((await tempFiles(dir)).length > 0) {
+        writer.kill('SIGSTOP');
+        const left = await tempFiles(dir);
+        if (left.length > 0) return left;
+        writer.kill('SIGCONT');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    return [];
+  } finally {
+    writer.kill('SIGKILL');
+    if (writer.exitCode === null && writer.signalCode === null) await once(writer, 'exit');
+  }
+}
+
+const CHILD = 'test/support/store-child.ts';
+
+test('a SIGKILL in the middle of a write leaves no temp file after the next start', async () => {
+  const dir = await newDir();
+  const file = join(dir, 'subscription.json');
+  // Big enough (about 5 MB) that each write takes a while.
+  const { keys } = push().subscribe();
+  const many = Array.from({ length: 20_000 }, (_, i) => ({
+    endpoint: `https://fcm.googleapis.com/fcm/send/${i}`,
+    expirationTime: null,
+    keys,
+  }));
+  await writeFile(file, JSON.stringify(many));
+  let left: string[] = [];
+  for (let attempt = 0; attempt < 5 && left.length === 0; attempt++) {
+    left = await killMidWrite(spawnTypeScript(CHILD, ['write', file]), dir);
+  }
+  assert.equal(left.length, 1, 'a write was cut off and left its temp file');
+  // Newer than subscription.json: it is removed because its writer has ended.
+  assert.ok((await stat(join(dir, left[0] as string))).mtimeMs >= (await stat(file)).mtimeMs);
+
+  const server = await start({ dir });
+  assert.match(
+    server.output(),
+    /\nRemoved 1 temp file\(s\) left in \S+ by an interrupted write of subscription\.json\.\n/,
+  );
+  assert.deepEqual(await tempFiles(dir), []);
+  const stored = await storedEndpoints(dir);
+  assert.ok(stored.length >= many.length, 'the file is whole: every entry of the last write');
+  assert.equal(await server.stop(), 0);
+});
+
+test('a process holding the lock for 15 s is not interrupted, and a subscribe waits for it', async () => {
+  const dir = await newDir();
+  const file = join(dir, 'subscription.json');
+  await writeFile(file, '[]\n');
+  const server = await start({ dir });
+  const holder = spawnTypeScript(CHILD, ['hold', file, '15000']);
+  const done = once(holder, 'exit');
+  const output = printed(holder, 'released');
+  await printed(holder, 'locked');
+  const subscription = push().subscribe();
+  const response = await postSubscription(server.httpUrl, subscription);
+  await response.body.text();
+  assert.equal(response.statusCode, 201);
+  assert.match(await output, /^locked\nintact\nreleased\n/);
+  assert.deepEqual(await done, [0, null]);
+  // The holder's entry first: the server wrote after it, starting from what the holder wrote.
+  assert.deepEqual(await storedEndpoints(dir), [
+    'https://fcm.googleapis.com/fcm/send/held',
+    subscription.endpoint,
+  ]);
+  assert.equal(await server.stop(), 0);
+});
+
+test('starts with entries stored before the stricter checks, says how many, keeps and pushes to them', async () => {
+  const dir = await newDir();
+  const file = join(dir, 'subscription.json');
+  const minted = [push().subscribe(), push().subscribe(), push().subscribe(), push().subscribe()];
+  const legacy = [...storedByEarlierVersion(minted.slice(0, 3)), ...minted.slice(3)];
+  await writeFile(file, JSON.stringify(legacy));
+  const server = await start({ dir });
+  assert.match(server.output(), /\n4 subscription\(s\) in /);
+  assert.match(
+    server.output(),
+    /\n3 stored subscription\(s\) predate the stricter endpoint and key checks: kept, and still sent to\.\n/,
+  );
+  // The test route pushes to one stored subscription, found by its stored endpoint.
+  for (const [index, entry] of legacy.entries()) {
+    const response = await request(`${server.httpUrl}/api/subscriptions/test`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ endpoint: entry.endpoint }),
+    });
+    assert.deepEqual(await response.body.json(), { delivered: 1, removed: 0, failed: [] });
+    const endpoint = minted[index]?.endpoint;
+    assert.equal(push().received.filter((m) => m.endpoint === endpoint).length, 1);
+  }
+  const fresh = push().subscribe();
+  assert.equal((await postSubscription(server.httpUrl, fresh)).statusCode, 201);
+  assert.deepEqual(JSON.parse(await readFile(file, 'utf8')), [...legacy, fresh]);
+  assert.equal(await server.stop(), 0);
 });
 
 test('a lock file left by a killed process does not hold up the restarted server', async () => {

@@ -31,6 +31,7 @@ import {
   pick,
   type Rng,
   subscriptionLike,
+  UNSAFE_CHARACTERS,
 } from './support/hostile.ts';
 import { ROOT, tempDir } from './support/processes.ts';
 import { type PushService, startPushService } from './support/push-service.ts';
@@ -156,6 +157,16 @@ function preview(input: unknown): string {
     .replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** Our own reading of the canonical rules, written apart from src/canonical.ts. */
+function assertCanonical({ endpoint, keys }: ReturnType<typeof parseSubscription>): void {
+  assert.equal(new URL(endpoint).href, endpoint, 'the endpoint is its own URL serialization');
+  // An https: URL serializes to ASCII: so nothing invisible, no control, bidi or space.
+  assert.match(endpoint, /^[\x21-\x7e]+$/, 'only visible ASCII in the endpoint');
+  for (const key of [keys.p256dh, keys.auth]) {
+    assert.equal(Buffer.from(key, 'base64url').toString('base64url'), key, 'canonical, unpadded');
+  }
+}
+
 function assertPrototypeClean(): void {
   assert.deepEqual(Object.getOwnPropertyNames(Object.prototype).sort(), PROTOTYPE_KEYS);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
@@ -194,12 +205,33 @@ test(`parseSubscription returns a clean value on the allowlist or a 400/422, for
       );
       assert.equal(Buffer.from(accepted.keys.auth, 'base64url').length, 16);
       assert.equal(Buffer.from(accepted.keys.p256dh, 'base64url')[0], 4);
+      assertCanonical(accepted);
       counts.accepted++;
     });
   }
   assertPrototypeClean();
   // Both outcomes were exercised: the property above is not vacuous.
   assert.ok(counts.accepted > RUNS / 50 && counts.refused > RUNS / 2, JSON.stringify(counts));
+});
+
+test('refuses each control, bidi and whitespace character at a seeded place in a real endpoint with 422', () => {
+  const { keys } = push.subscribe();
+  UNSAFE_CHARACTERS.forEach((character, index) => {
+    const r = caseRng(SEED ^ 0xc0de, index);
+    const base = pick(r, [...allowedEndpoints(r), push.subscribe().endpoint]);
+    const at = int(r, base.length + 1);
+    const endpoint = base.slice(0, at) + character + base.slice(at);
+    const code = `U+${character.charCodeAt(0).toString(16).padStart(4, '0')} at ${at}`;
+    assert.throws(
+      () => parseSubscription({ endpoint, keys }, rules),
+      (error: unknown) =>
+        error instanceof HttpError &&
+        error.status === 422 &&
+        // Not echoed (a plain space is in every message anyway).
+        (character === ' ' || !error.message.includes(character)),
+      `${code} (FUZZ_SEED=${SEED})`,
+    );
+  });
 });
 
 test('refuses every endpoint trick aimed at another host with 422', () => {

@@ -14,6 +14,7 @@ import {
   saveKeys,
   subjectProblem,
 } from '../src/keys.ts';
+import { withStrayBits } from './support/hostile.ts';
 import { tempDir } from './support/processes.ts';
 
 let dir: string;
@@ -208,6 +209,59 @@ test('mismatched keys in the environment are refused, naming the variables', asy
   });
   await rejectsWithConfigError(loadOrCreateKeys(config), 'VAPID_PUBLIC_KEY', /does not belong/);
 });
+
+test('keys from the environment may carry the right "=" padding, and are used without it', async () => {
+  const env = generateKeys();
+  // 65 bytes take one "=", 32 bytes one too.
+  const config = loadConfig({
+    VAPID_FILE: fresh(),
+    VAPID_PUBLIC_KEY: `${env.publicKey}=`,
+    VAPID_PRIVATE_KEY: `${env.privateKey}=`,
+  });
+  const { keys } = await loadOrCreateKeys(config);
+  assert.equal(keys.publicKey, env.publicKey);
+  assert.equal(keys.privateKey, env.privateKey);
+});
+
+const uncanonicalEnvKeys: [
+  string,
+  (keys: { publicKey: string; privateKey: string }) => Record<string, string>,
+  RegExp,
+][] = [
+  [
+    'two "=" after the public key',
+    (k) => ({ VAPID_PUBLIC_KEY: `${k.publicKey}==` }),
+    /VAPID_PUBLIC_KEY has the wrong "=" padding/,
+  ],
+  [
+    'a standard-base64 "+" in the private key',
+    (k) => ({ VAPID_PRIVATE_KEY: `+${k.privateKey.slice(1)}` }),
+    /VAPID_PRIVATE_KEY must use only the base64url alphabet/,
+  ],
+  [
+    'stray bits in the public key',
+    (k) => ({ VAPID_PUBLIC_KEY: withStrayBits(k.publicKey) }),
+    /VAPID_PUBLIC_KEY is not canonical base64url/,
+  ],
+  [
+    'a space in the private key',
+    (k) => ({ VAPID_PRIVATE_KEY: `${k.privateKey.slice(0, 9)} ${k.privateKey.slice(9)}` }),
+    /VAPID_PRIVATE_KEY must use only the base64url alphabet/,
+  ],
+];
+
+for (const [what, change, message] of uncanonicalEnvKeys) {
+  test(`keys from the environment with ${what} are refused, naming the variable`, async () => {
+    const env = generateKeys();
+    const config = loadConfig({
+      VAPID_FILE: fresh(),
+      VAPID_PUBLIC_KEY: env.publicKey,
+      VAPID_PRIVATE_KEY: env.privateKey,
+      ...change(env),
+    });
+    await rejectsWithConfigError(loadOrCreateKeys(config), message);
+  });
+}
 
 test('VAPID_SUBJECT overrides the subject stored in the file without rewriting it', async () => {
   const file = fresh();

@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createECDH, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ConfigError } from '../src/errors.ts';
+import { removeLeftoverTemps } from '../src/files.ts';
+import { type LockHolder, readLock, takeOver, withLock } from '../src/lock.ts';
 import { openStore } from '../src/store.ts';
 import type { Subscription } from '../src/subscription.ts';
+import { storedByEarlierVersion } from './support/hostile.ts';
 import { tempDir } from './support/processes.ts';
 
 let root: string;
@@ -194,4 +199,196 @@ test('changes from two stores on one file interleave without losing either', asy
   await Promise.all(added.map((s, i) => (i % 2 ? first : second).add(s)));
   const stored = new Set(endpoints(await onDisk(file)));
   assert.deepEqual(stored, new Set(endpoints(added)));
+});
+
+test('keeps entries stored before the stricter checks as they were, through later writes', async () => {
+  const { file } = await storeFile();
+  const [a, b, c] = [subscription('a'), subscription('b'), subscription('c')];
+  const legacy = storedByEarlierVersion([a, b, c]);
+  await writeFile(file, JSON.stringify(legacy));
+  const store = await openStore(file);
+  assert.deepEqual(store.list(), legacy);
+  const d = subscription('d');
+  await store.add(d);
+  assert.deepEqual(await onDisk(file), [...legacy, d]);
+});
+
+/** A process id that was in use a moment ago and no longer is. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '']);
+  await once(child, 'exit');
+  return child.pid as number;
+}
+
+const hex8 = (n: number) => n.toString(16).padStart(8, '0');
+
+test('removeLeftoverTemps removes only its own temp files whose writer ended or that are older than the file', async () => {
+  const { dir, file } = await storeFile();
+  await writeFile(file, '[]\n');
+  // All in the past: the file written two minutes ago, temp files before and after it.
+  const ago = (ms: number) => (Date.now() - ms) / 1000;
+  await utimes(file, ago(120_000), ago(120_000));
+  const dead = hex8(await deadPid());
+  const live = hex8(process.ppid);
+  const removed = [
+    `.subscription.json.${dead}0badf00d.tmp`, // its writer has ended
+    `.subscription.json.${live}1badf00d.tmp`, // older than the file
+    '.subscription.json.2badf00d.tmp', // an earlier version's name, older than the file
+  ];
+  const kept = [
+    `.subscription.json.${live}3badf00d.tmp`, // a live writer, newer than the file
+    '.subscription.json.4badf00d.tmp', // an earlier version's name, newer than the file
+    `.subscription.json.${dead}5badf00.tmp`, // not the pattern: one digit short
+    `.subscription.json.${dead}6BADF00D.tmp`, // not the pattern: upper-case hex
+    `.subscription.json.${dead}7badf00d.tmp.bak`,
+    `subscription.json.${dead}8badf00d.tmp`, // no leading dot
+    `.subscription.json.${dead}9badf00d`,
+    `.vapid.json.${dead}abadf00d.tmp`, // another file's temp
+    `.subscription.json.lock.${dead}bbadf00d.tmp`,
+    '.subscription.json.notours!.tmp',
+  ];
+  for (const name of [...removed, ...kept]) await writeFile(join(dir, name), 'partial');
+  for (const name of [removed[0] as string, ...kept]) {
+    await utimes(join(dir, name), ago(60_000), ago(60_000));
+  }
+  for (const name of removed.slice(1)) await utimes(join(dir, name), ago(180_000), ago(180_000));
+  // A directory with a matching name is not a temp file.
+  const folder = `.subscription.json.${dead}cbadf00d.tmp`;
+  await mkdir(join(dir, folder));
+  kept.push(folder);
+
+  const lines: string[] = [];
+  assert.equal(await removeLeftoverTemps(file, (line) => lines.push(line)), 3);
+  assert.deepEqual(lines, [
+    `Removed 3 temp file(s) left in ${dir} by an interrupted write of subscription.json.`,
+  ]);
+  assert.deepEqual((await readdir(dir)).sort(), ['subscription.json', ...kept].sort());
+  assert.equal(await readFile(file, 'utf8'), '[]\n');
+  assert.equal(await removeLeftoverTemps(file, (line) => lines.push(line)), 0);
+  assert.equal(lines.length, 1, 'nothing said when there was nothing to remove');
+});
+
+test('removeLeftoverTemps waits for a write in progress to finish', async () => {
+  const { dir, file } = await storeFile();
+  await writeFile(file, '[]\n');
+  const leftover = join(dir, `.subscription.json.${hex8(await deadPid())}0badf00d.tmp`);
+  await writeFile(leftover, 'partial');
+  const order: string[] = [];
+  let release = () => {};
+  const holding = withLock(file, async () => {
+    order.push('writing');
+    await new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    order.push('written');
+  });
+  const cleaning = removeLeftoverTemps(file, () => {}).then((n) => order.push(`removed ${n}`));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(order, ['writing'], 'nothing removed while the lock is held');
+  await stat(leftover);
+  release();
+  await Promise.all([holding, cleaning]);
+  assert.deepEqual(order, ['writing', 'written', 'removed 1']);
+});
+
+const lockOf = (file: string) => `${file}.lock`;
+
+test('a lock whose holder has ended is taken over at once', async () => {
+  const { dir, file } = await storeFile();
+  await writeFile(lockOf(file), String(await deadPid()));
+  const content = await withLock(file, async () => readFile(lockOf(file), 'utf8'));
+  assert.match(content, new RegExp(`^${process.pid}\n[0-9a-f]{16}\n$`), 'our id, and a token');
+  assert.deepEqual(await readdir(dir), []);
+});
+
+test('a take-over left half done by a killed process does not block the next one', async () => {
+  const { dir, file } = await storeFile();
+  await writeFile(lockOf(file), String(await deadPid()));
+  await writeFile(`${lockOf(file)}.break`, String(await deadPid()));
+  assert.equal(await withLock(file, async () => 'ran', { waitMs: 1000 }), 'ran');
+  assert.deepEqual(await readdir(dir), []);
+});
+
+test('a lock held by a live process is waited for, then refused naming it, and left alone', async () => {
+  const { file } = await storeFile();
+  await writeFile(lockOf(file), String(process.ppid));
+  let ran = false;
+  await assert.rejects(
+    withLock(
+      file,
+      async () => {
+        ran = true;
+      },
+      { waitMs: 300 },
+    ),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(
+        error.message,
+        `${lockOf(file)} is still held by process ${process.ppid} after 0.3 s`,
+      );
+      return true;
+    },
+  );
+  assert.equal(ran, false);
+  assert.equal(await readFile(lockOf(file), 'utf8'), String(process.ppid));
+});
+
+test('a lock without a valid process id is waited for while under a minute old, then taken over', async () => {
+  const { file } = await storeFile();
+  for (const content of ['', 'not a pid', '-1', '0', '99999999999']) {
+    await writeFile(lockOf(file), content);
+    await assert.rejects(
+      withLock(file, async () => {}, { waitMs: 100 }),
+      /held by a process that wrote no id in it/,
+    );
+    const minuteAgo = (Date.now() - 61_000) / 1000;
+    await utimes(lockOf(file), minuteAgo, minuteAgo);
+    assert.equal(await withLock(file, async () => 'ran', { waitMs: 100 }), 'ran');
+  }
+});
+
+test('a lock with our own process id made before this process started is taken over', async () => {
+  const { file } = await storeFile();
+  // As after a reboot, or in a container where the server is always the same pid.
+  await writeFile(lockOf(file), String(process.pid));
+  const before = (performance.timeOrigin - 1000) / 1000;
+  await utimes(lockOf(file), before, before);
+  assert.equal(await withLock(file, async () => 'ran', { waitMs: 100 }), 'ran');
+});
+
+test('taking over a stale lock never removes a newer lock that replaced it in the meantime', async () => {
+  const { dir, file } = await storeFile();
+  await writeFile(lockOf(file), String(await deadPid()));
+  const stale = (await readLock(lockOf(file))) as LockHolder;
+  assert.equal(stale.gone, true);
+  // Another waiter saw the same stale lock, was quicker, and now holds a lock of its own.
+  await rm(lockOf(file));
+  await writeFile(lockOf(file), String(process.ppid));
+  const fresh = (await readLock(lockOf(file))) as LockHolder;
+  await takeOver(lockOf(file), stale);
+  assert.deepEqual(await readLock(lockOf(file)), fresh, 'the newer lock is there, as it was');
+  assert.deepEqual(await readdir(dir), ['subscription.json.lock'], 'nothing else left behind');
+  // The stale lock itself is removed.
+  await takeOver(lockOf(file), fresh);
+  assert.deepEqual(await readdir(dir), []);
+});
+
+test('waiters that find the same stale lock never hold it at the same time', async () => {
+  const { file } = await storeFile();
+  for (let round = 0; round < 3; round++) {
+    await writeFile(lockOf(file), String(await deadPid()));
+    let inside = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, () =>
+        withLock(file, async () => {
+          most = Math.max(most, ++inside);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          inside--;
+        }),
+      ),
+    );
+    assert.equal(most, 1, `round ${round}: ${most} holders at once`);
+  }
 });

@@ -3,7 +3,13 @@ import { createECDH, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { loadConfig } from '../src/config.ts';
 import { HttpError } from '../src/errors.ts';
-import { parseSubscription } from '../src/subscription.ts';
+import {
+  endpointProblem,
+  parseShape,
+  parseSubscription,
+  storedProblem,
+} from '../src/subscription.ts';
+import { withStrayBits } from './support/hostile.ts';
 
 const defaults = loadConfig({}).pushAllowedHosts;
 const withHosts = (hosts: string) => loadConfig({ PUSH_ALLOWED_HOSTS: hosts }).pushAllowedHosts;
@@ -208,7 +214,8 @@ test('an operator entry with :443 allows the default port only', () => {
   for (const entry of ['push.example.com:443', 'push.example.com:0443']) {
     const rules = withHosts(entry);
     parseSubscription(subscription('https://push.example.com/x'), rules);
-    parseSubscription(subscription('https://push.example.com:443/x'), rules);
+    // Spelled out, the default port is not canonical, but the send-time check still allows it.
+    assert.equal(endpointProblem('https://push.example.com:443/x', rules), undefined);
     refuses(subscription('https://push.example.com:8443/x'), 422, rules);
   }
 });
@@ -224,11 +231,130 @@ test('an operator *.suffix entry allows subdomains but not the bare domain', () 
 test('an IP literal is allowed only when an operator entry names it exactly', () => {
   const rules = withHosts('127.0.0.1:8443,[::1]');
   parseSubscription(subscription('https://127.0.0.1:8443/push/x'), rules);
-  // Other spellings of the same address are the same parsed host.
-  parseSubscription(subscription('https://0x7f.1:8443/push/x'), rules);
+  // Other spellings of the same address are the same parsed host (at send time; a new
+  // subscription must use the canonical spelling).
+  assert.equal(endpointProblem('https://0x7f.1:8443/push/x', rules), undefined);
+  refuses(subscription('https://0x7f.1:8443/push/x'), 422, rules);
   parseSubscription(subscription('https://[::1]/push/x'), rules);
   parseSubscription(subscription('https://[::1]:9000/push/x'), rules);
   refuses(subscription('https://127.0.0.1:9443/push/x'), 422, rules);
   refuses(subscription('https://127.0.0.2:8443/push/x'), 422, rules);
   refuses(subscription('https://[::ffff:127.0.0.1]:8443/push/x'), 422, rules);
+});
+
+const VISIBLE_ASCII = /^[\x20-\x7e]+$/;
+// One of each kind, and both ends of each range.
+const unsafeCharacters: [string, string, RegExp][] = [
+  ['NUL', '\u0000', /control character/],
+  ['BEL', '\u0007', /control character/],
+  ['ESC', '\u001b', /control character/],
+  ['US', '\u001f', /control character/],
+  ['DEL', '\u007f', /control character/],
+  ['C1 NEL', '\u0085', /control character/],
+  ['C1 CSI', '\u009b', /control character/],
+  ['C1 APC', '\u009f', /control character/],
+  ...['\u200e', '\u200f', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e'].map(
+    (c): [string, string, RegExp] => [`bidi U+${hex(c)}`, c, /bidirectional text control/],
+  ),
+  ...['\u2066', '\u2067', '\u2068', '\u2069'].map((c): [string, string, RegExp] => [
+    `bidi isolate U+${hex(c)}`,
+    c,
+    /bidirectional text control/,
+  ]),
+  ['a space', ' ', /whitespace/],
+  ['a tab', '\t', /control character/],
+  ['a line feed', '\n', /control character/],
+  ['a no-break space', '\u00a0', /whitespace/],
+  ['a line separator', '\u2028', /whitespace/],
+  ['an ideographic space', '\u3000', /whitespace/],
+  ['a byte-order mark', '\ufeff', /whitespace/],
+];
+
+function hex(c: string): string {
+  return (c.codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0');
+}
+
+for (const [what, c, message] of unsafeCharacters) {
+  test(`answers 422 to an endpoint with ${what} anywhere, saying so without echoing it`, () => {
+    const places = [`${FCM}${c}`, `${FCM}/a${c}b`, `${FCM}?x=${c}`, `${c}${FCM}`, `${FCM}#${c}`];
+    for (const endpoint of places) {
+      const error = refuses(subscription(endpoint), 422);
+      assert.match(error.message, message, JSON.stringify(endpoint));
+      assert.match(error.message, /\(character \d+\)/);
+      assert.match(error.message, VISIBLE_ASCII, 'no control, bidi or other invisible character');
+    }
+  });
+}
+
+const notCanonical: [string, string][] = [
+  ['an upper-case host', 'https://FCM.googleapis.com/fcm/send/x'],
+  ['an upper-case scheme', 'HTTPS://fcm.googleapis.com/fcm/send/x'],
+  ['the default port spelled out', 'https://fcm.googleapis.com:443/fcm/send/x'],
+  ['a "." segment', 'https://fcm.googleapis.com/fcm/./send/x'],
+  ['a ".." segment', 'https://fcm.googleapis.com/fcm/x/../send/x'],
+  ['a percent-encoded dot segment', 'https://fcm.googleapis.com/fcm/%2e%2E/send/x'],
+  ['no path', 'https://fcm.googleapis.com'],
+  ['backslashes', 'https:\\\\fcm.googleapis.com\\fcm\\send\\x'],
+  ['one slash', 'https:/fcm.googleapis.com/fcm/send/x'],
+  ['a non-ASCII letter in the path', 'https://fcm.googleapis.com/fcm/send/caf\u00e9'],
+  ['a lone surrogate', 'https://fcm.googleapis.com/fcm/send/\ud800'],
+  ['a zero-width space', 'https://fcm.googleapis.com/fcm/send/a\u200bb'],
+  ['a double quote', 'https://fcm.googleapis.com/fcm/send/a"b'],
+  ['an unencoded "<"', 'https://fcm.googleapis.com/fcm/send/a<b'],
+  ['a fullwidth dot in the host', 'https://fcm.googleapis\uff0ecom/fcm/send/x'],
+];
+
+for (const [what, endpoint] of notCanonical) {
+  test(`answers 422 to an endpoint with ${what}: not its own URL serialization`, () => {
+    assert.notEqual(new URL(endpoint).href, endpoint, 'the case really is not canonical');
+    const error = refuses(subscription(endpoint), 422);
+    assert.match(error.message, /"endpoint" is not written the way a URL parser writes it back/);
+    assert.match(error.message, VISIBLE_ASCII);
+  });
+}
+
+test('accepts an endpoint with percent-encoding the URL parser keeps as it is', () => {
+  const endpoint = `${FCM}/%41%2Fb?token=%20x#%E2%80%AE`;
+  assert.equal(new URL(endpoint).href, endpoint);
+  assert.equal(parseSubscription(subscription(endpoint), defaults).endpoint, endpoint);
+});
+
+const badKeyText: [string, Record<string, unknown>, RegExp][] = [
+  ['two "=" after an 87-character p256dh', { p256dh: `${p256dh()}==` }, /p256dh.*"=" padding/],
+  ['one "=" after a 22-character auth', { auth: `${auth()}=` }, /auth.*"=" padding/],
+  ['three "=" after auth', { auth: `${auth()}===` }, /auth.*"=" padding/],
+  ['"=" after a length that needs none', { auth: `${auth(15)}=` }, /auth.*"=" padding/],
+  ['"=" in the middle', { auth: `${auth(6)}=${auth(9)}` }, /auth.*alphabet/],
+  ['stray bits in the last p256dh character', { p256dh: withStrayBits(p256dh()) }, /p256dh.*stray/],
+  ['stray bits in the last auth character', { auth: withStrayBits(auth()) }, /auth.*stray/],
+  ['an impossible length', { p256dh: `${p256dh()}AB` }, /p256dh.*length/],
+];
+
+for (const [what, keys, message] of badKeyText) {
+  test(`answers 422 to ${what}`, () => {
+    assert.match(refuses(withKeys(keys), 422).message, message);
+  });
+}
+
+test('reads back stored entries that the stricter checks refuse, and names what each lacks', () => {
+  const key = createECDH('prime256v1').generateKeys().toString('base64url');
+  const secret = auth();
+  const legacy: [unknown, RegExp][] = [
+    [subscription(`${FCM}\u202e`), /bidirectional/],
+    [subscription(`${FCM}/a\u0000b`), /control character/],
+    [subscription('https://FCM.googleapis.com/x'), /URL parser/],
+    [subscription(FCM, { keys: { p256dh: withStrayBits(key), auth: secret } }), /p256dh.*stray/],
+    [subscription(FCM, { keys: { p256dh: key, auth: withStrayBits(secret) } }), /auth.*stray/],
+  ];
+  for (const [input, problem] of legacy) {
+    refuses(input, 422);
+    const stored = parseShape(input);
+    assert.deepEqual(stored, input, 'kept exactly as it was');
+    assert.match(storedProblem(stored) ?? '', problem);
+  }
+  // Padding that was wrong is dropped, as it always was: what is kept is then canonical.
+  const padded = parseShape(subscription(FCM, { keys: { p256dh: `${key}==`, auth: secret } }));
+  assert.equal(padded.keys.p256dh, key);
+  assert.equal(storedProblem(padded), undefined);
+  assert.equal(storedProblem(parseSubscription(subscription(), defaults)), undefined);
 });

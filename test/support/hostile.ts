@@ -177,6 +177,103 @@ export function mutatedEndpoint(r: Rng, base: string): string {
   return text;
 }
 
+const range = (from: number, to: number): string[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => String.fromCharCode(from + i));
+/** Every control (C0, DEL, C1), bidi control and whitespace character: none belongs in an endpoint. */
+export const UNSAFE_CHARACTERS: readonly string[] = [
+  ...range(0x00, 0x1f),
+  '\u007f',
+  ...range(0x80, 0x9f),
+  '\u200e',
+  '\u200f',
+  ...range(0x202a, 0x202e),
+  ...range(0x2066, 0x2069),
+  ' ',
+  '\u00a0',
+  '\u1680',
+  ...range(0x2000, 0x200a),
+  '\u2028',
+  '\u2029',
+  '\u202f',
+  '\u205f',
+  '\u3000',
+  '\ufeff',
+];
+
+/** An allowed endpoint with one to three unsafe characters put in anywhere: always refused. */
+export function uncleanEndpoint(r: Rng, base: string): string {
+  let text = base;
+  for (let n = 1 + int(r, 3); n > 0; n--) {
+    const at = int(r, text.length + 1);
+    text = text.slice(0, at) + pick(r, UNSAFE_CHARACTERS) + text.slice(at);
+  }
+  return text;
+}
+
+/** An allowed endpoint spelled so that a URL parser writes it differently: always refused. */
+export function respelledEndpoint(r: Rng, base: string): string {
+  const path = base.indexOf('/', 'https://'.length);
+  switch (int(r, 5)) {
+    case 0:
+      return `H${base.slice(1)}`;
+    case 1:
+      return `${base.slice(0, path)}/.${base.slice(path)}`;
+    case 2:
+      return `${base.slice(0, path)}/x/..${base.slice(path)}`;
+    case 3:
+      return `${base.slice(0, path)}\\${base.slice(path + 1)}`;
+    default:
+      return `${base.slice(0, path)}/${pick(r, ['\u00e9', '\u200b', '"', '<', '{', '\ud83d\ude00'])}${base.slice(path)}`;
+  }
+}
+
+const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * A base64url key with a bit set past its last whole byte: it decodes to the same bytes, but
+ * encoding those again gives the canonical text, not this one.
+ */
+export function withStrayBits(key: string): string {
+  const last = BASE64URL_ALPHABET.indexOf(key.at(-1) as string);
+  return key.slice(0, -1) + BASE64URL_ALPHABET[last | 1];
+}
+
+/** Valid keys written in a form that is not canonical: wrong padding or stray bits. */
+export function uncanonicalKeys(r: Rng, good: { p256dh: string; auth: string }): unknown {
+  const name = pick(r, ['p256dh', 'auth'] as const);
+  const key = good[name];
+  // Canonical padding is one "=" for p256dh (65 bytes) and two for auth (16 bytes).
+  const wrongPadding = name === 'p256dh' ? pick(r, ['==', '===']) : pick(r, ['=', '===']);
+  return { ...good, [name]: r() < 0.5 ? key + wrongPadding : withStrayBits(key) };
+}
+
+/**
+ * Subscriptions as an earlier version could store them: the same push-service address and keys,
+ * written in forms the stricter checks refuse (a tab, a "." segment, stray key bits).
+ */
+export function storedByEarlierVersion<
+  T extends { endpoint: string; keys: { p256dh: string; auth: string } },
+>(subscriptions: readonly T[]): T[] {
+  return subscriptions.map((subscription, index) => {
+    const { endpoint, keys } = subscription;
+    const cut = endpoint.lastIndexOf('/');
+    switch (index % 3) {
+      case 0:
+        return {
+          ...subscription,
+          endpoint: `${endpoint.slice(0, cut)}/\t${endpoint.slice(cut + 1)}`,
+        };
+      case 1:
+        return { ...subscription, endpoint: `${endpoint.slice(0, cut)}/.${endpoint.slice(cut)}` };
+      default:
+        return {
+          ...subscription,
+          keys: { p256dh: withStrayBits(keys.p256dh), auth: withStrayBits(keys.auth) },
+        };
+    }
+  });
+}
+
 /** A string of a random kind: empty, huge, control and bidi characters, lone surrogates. */
 export function nastyString(r: Rng): string {
   switch (int(r, 6)) {
@@ -282,7 +379,8 @@ export type Intent = 'valid' | 'refuse' | 'any';
 
 /**
  * Something shaped more or less like a PushSubscription. 'refuse' cases have valid keys and an
- * endpoint aimed elsewhere; 'valid' ones are real; the rest are anything.
+ * endpoint aimed elsewhere or not in canonical form, or keys not in canonical form; 'valid' ones
+ * are real; the rest are anything.
  */
 export function subscriptionLike(
   r: Rng,
@@ -294,8 +392,17 @@ export function subscriptionLike(
   const roll = r();
   if (roll < 0.2) return { value: { endpoint: pick(r, hostile), keys }, intent: 'refuse' };
   if (roll < 0.25) return { value: { endpoint, expirationTime: null, keys }, intent: 'valid' };
-  if (roll < 0.45)
+  if (roll < 0.35)
     return { value: { endpoint: mutatedEndpoint(r, endpoint), keys }, intent: 'any' };
+  if (roll < 0.45) {
+    // Real endpoints with control, bidi or whitespace characters, respelled, or with keys not
+    // in canonical form: each must be refused with 422.
+    const kind = int(r, 3);
+    if (kind === 2)
+      return { value: { endpoint, keys: uncanonicalKeys(r, keys) }, intent: 'refuse' };
+    const unclean = kind === 0 ? uncleanEndpoint(r, endpoint) : respelledEndpoint(r, endpoint);
+    return { value: { endpoint: unclean, keys }, intent: 'refuse' };
+  }
   if (roll < 0.65) {
     return { value: { endpoint, expirationTime: null, keys: keysVariant(r, keys) }, intent: 'any' };
   }

@@ -5,13 +5,15 @@ import { mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { staleSince } from '../../src/build.ts';
 import type { PushService } from './push-service.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The compiled entry points, run with plain node as `npm start` and `npm run <name>` run them. */
 const SERVER = join(ROOT, 'dist/src/server.js');
+/** The TypeScript loader, for children that are test code rather than the built program. */
+const TSX = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 const script = (name: string) => join(ROOT, 'dist/scripts', `${name}.js`);
 // Testing an old build would pass or fail for the wrong code: `npm test` builds first.
 const unbuilt = existsSync(SERVER) ? staleSince(SERVER) : 'dist/ is missing: run npm run build';
@@ -68,6 +70,15 @@ export async function runScript(
   // 'close', not 'exit': it waits until stdout and stderr are read to the end.
   const [code] = (await once(child, 'close')) as [number | null];
   return { code, stdout: stdout(), stderr: stderr() };
+}
+
+/** Starts a TypeScript file of the project (such as a test/support child) with the same loader. */
+export function spawnTypeScript(path: string, args: string[], cwd = ROOT): ChildProcess {
+  return spawn(process.execPath, ['--import', TSX, join(ROOT, path), ...args], {
+    cwd,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Runs `src/server.ts` (built) in `dir` until it exits by itself (start-up failures); SIGKILL after `timeoutMs`. */
