@@ -6,26 +6,17 @@
 // - {listen: {host, port}, to}: listens on host:port inside the namespace and passes each
 //   connection to the Unix socket `to`, so a server inside can reach one the test runs outside.
 // It exits when stdin ends.
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { createRelay } from './relay.js';
 
 const dir = process.argv[2];
 let count = 0;
 const servers = [];
 
-/** Pipes each connection to `server` into a new connection made by `open`. */
-function relay(server, open) {
-  server.on('connection', (client) => {
-    const upstream = open();
-    client.pipe(upstream).pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
+function relay(open) {
+  const server = createRelay(open);
   servers.push(server);
   return server;
 }
@@ -33,7 +24,7 @@ function relay(server, open) {
 createInterface({ input: process.stdin }).on('line', (line) => {
   const command = JSON.parse(line);
   if (command.listen) {
-    const server = relay(createServer(), () => createConnection(command.to));
+    const server = relay(() => createConnection(command.to));
     server.listen(command.listen.port, command.listen.host, () =>
       process.stdout.write(`${JSON.stringify({ listening: true })}\n`),
     );
@@ -41,7 +32,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   }
   const { host, port, from } = command;
   const socket = join(dir, `forward-${++count}.sock`);
-  const server = relay(createServer(), () => createConnection({ host, port, localAddress: from }));
+  const server = relay(() => createConnection({ host, port, localAddress: from }));
   server.listen(socket, () => process.stdout.write(`${JSON.stringify({ socket })}\n`));
 });
 process.stdin.on('end', () => {

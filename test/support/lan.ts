@@ -1,11 +1,12 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createConnection, createServer, type Server } from 'node:net';
+import { createConnection, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Agent } from 'undici';
+import { createRelay } from './relay.js';
 
 /** The LAN addresses inside every test namespace (each namespace is private: no clash). */
 export const LAN_IPV4 = '10.77.0.1';
@@ -106,16 +107,7 @@ export async function startLan(): Promise<Lan> {
     },
     async expose(port) {
       const to = join(dir, `expose-${relays.length}.sock`);
-      const relay = createServer((inside) => {
-        const outside = createConnection({ host: '127.0.0.1', port });
-        inside.pipe(outside).pipe(inside);
-        const end = () => {
-          inside.destroy();
-          outside.destroy();
-        };
-        inside.on('error', end).on('close', end);
-        outside.on('error', end).on('close', end);
-      });
+      const relay = createRelay(() => createConnection({ host: '127.0.0.1', port }));
       relays.push(relay);
       relay.listen(to);
       await once(relay, 'listening');
