@@ -5,6 +5,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { staleSince } from '../../src/build.ts';
 import type { PushService } from './push-service.ts';
@@ -13,6 +15,11 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The compiled entry points, run with plain node as `npm start` and `npm run <name>` run them. */
 const SERVER = join(ROOT, 'dist/src/server.js');
 const script = (name: string) => join(ROOT, 'dist/scripts', `${name}.js`);
+/** Whether this Node runs `.ts` files itself (type stripping, on by default from 22.18). */
+export const STRIPS_TYPES = Boolean((process.features as { typescript?: unknown }).typescript);
+/** `source: true` runs the TypeScript sources instead, with a Node that strips types. */
+const entry = (built: string, source: string, fromSource = false) =>
+  fromSource ? join(ROOT, source) : built;
 // Testing an old build would pass or fail for the wrong code: `npm test` builds first.
 const unbuilt = existsSync(SERVER) ? staleSince(SERVER) : 'dist/ is missing: run npm run build';
 if (unbuilt) throw new Error(`the tests run the built code, but ${unbuilt}`);
@@ -50,17 +57,28 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `scripts/<name>.ts`, as built in dist/, in `cwd` as npm would, and collects its output. */
+/**
+ * Runs `scripts/<name>.ts`, as built in dist/, in `cwd` as npm would, and collects its output.
+ * `input` is piped to its standard input (none by default); the CLI may stop reading it early.
+ */
 export async function runScript(
   name: string,
   args: string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv },
+  options: { cwd: string; env: NodeJS.ProcessEnv; input?: string | Readable; source?: boolean },
 ): Promise<CliResult> {
-  const child = spawn(process.execPath, [script(name), ...args], {
+  const { input } = options;
+  const file = entry(script(name), `scripts/${name}.ts`, options.source);
+  const child = spawn(process.execPath, [file, ...args], {
     cwd: options.cwd,
     env: options.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (child.stdin && input !== undefined) {
+    // EPIPE when the CLI has read enough and exited: expected, not a failure of the test.
+    child.stdin.on('error', () => {});
+    if (typeof input === 'string') child.stdin.end(input);
+    else pipeline(input, child.stdin).catch(() => {});
+  }
   const [stdout, stderr] = [collect(child, 'stdout'), collect(child, 'stderr')];
   // 'close', not 'exit': it waits until stdout and stderr are read to the end.
   const [code] = (await once(child, 'close')) as [number | null];
@@ -103,6 +121,7 @@ export async function startServerProcess(options: {
   dir: string;
   env: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  source?: boolean;
 }): Promise<ServerProcess> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -118,9 +137,10 @@ async function startOnce(options: {
   dir: string;
   env: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  source?: boolean;
 }): Promise<ServerProcess> {
   const httpPort = options.env.HTTP_PORT ?? String(await freePort());
-  const child = spawn(process.execPath, [SERVER], {
+  const child = spawn(process.execPath, [entry(SERVER, 'src/server.ts', options.source)], {
     cwd: options.dir,
     env: { PORT: '0', HOST: '127.0.0.1', HTTP_PORT: httpPort, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
