@@ -6,7 +6,10 @@ export const HELP = `Usage: npm run bench -- [options]
 
 Sends one notification to N subscriptions with (a) the tutorial web-push loop and (b) our
 send --all path, each in its own process, against a local HTTPS push service; then measures
-POST /api/subscriptions latency with 100, 1,000 and 10,000 subscriptions stored.
+POST /api/subscriptions latency with 100, 1,000 and 10,000 subscriptions stored; then start-up:
+cold starts of the send CLI beside web-push's, the time from starting a send to the push, and
+the server's idle RSS.
+  --only <list>            senders, posts, startup, or several (default senders,posts,startup)
   --n <list>               subscription counts (default 1000,10000)
   --latency <list>         added push-service latency per response, ms (default 0,50)
   --sample-a <count>       with latency, (a) sends to this many and is extrapolated (default 200)
@@ -20,9 +23,15 @@ POST /api/subscriptions latency with 100, 1,000 and 10,000 subscriptions stored.
   --posts <count>          POSTs per stored size (default 300)
   --post-concurrency <n>   POSTs in flight (default 8)
   --cpu-prof <dir>         write a CPU profile of each sender into <dir> (node --cpu-prof)
+  --startup-runs <count>   runs of each start-up measurement, for its median (default 7)
   --help                   show this help`;
 
+export type Section = 'senders' | 'posts' | 'startup';
+const SECTIONS: readonly Section[] = ['senders', 'posts', 'startup'];
+
 export interface BenchFlags {
+  only: Section[];
+  startupRuns: number;
   ns: number[];
   latencies: number[];
   sampleA: number;
@@ -62,6 +71,8 @@ export function parseBenchFlags(args: string[]): BenchFlags {
       posts: { type: 'string', default: '300' },
       'post-concurrency': { type: 'string', default: '8' },
       'cpu-prof': { type: 'string' },
+      only: { type: 'string', default: SECTIONS.join(',') },
+      'startup-runs': { type: 'string', default: '7' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -83,12 +94,18 @@ export function parseBenchFlags(args: string[]): BenchFlags {
   };
   const senders = words('senders');
   const clients = words('client');
+  const only = words('only');
   const wrong = [
+    ...only.filter((section) => !SECTIONS.some((known) => known === section)),
     ...senders.filter((s) => s !== 'tutorial' && s !== 'ours'),
     ...clients.filter((c) => c !== 'https' && c !== 'undici'),
   ];
-  if (wrong.length > 0) throw new UsageError(`unknown sender or client: ${wrong.join(', ')}`);
+  if (wrong.length > 0) {
+    throw new UsageError(`unknown section, sender or client: ${wrong.join(', ')}`);
+  }
   return {
+    only: SECTIONS.filter((section) => only.includes(section)),
+    startupRuns: one('startup-runs', 1),
     ns: numbers('n'),
     latencies: numbers('latency'),
     sampleA: one('sample-a', 1),

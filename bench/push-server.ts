@@ -30,6 +30,8 @@ export interface Tally {
   verified: number;
   sampled: number;
   problems: string[];
+  /** When the first request arrived (performance.timeOrigin + now(), ms), if one did. */
+  firstAt?: number;
 }
 
 export type FromPushServer =
@@ -47,9 +49,11 @@ let latencyMs = 0;
 let payload = '';
 let sample = new Map<number, { privateKey: Buffer; publicKey: Buffer; auth: Buffer }>();
 let verified = 0;
+let firstAt: number | undefined;
 const problems: string[] = [];
 
 const server = createServer({ key: pems.private, cert: pems.cert }, (req, res) => {
+  firstAt ??= performance.timeOrigin + performance.now();
   const index = indexOf(req.url);
   if (index === undefined) unexpected++;
   else counts[index] = (counts[index] ?? 0) + 1;
@@ -97,7 +101,8 @@ function tally(targets: number): Tally {
     else if (count === 0) result.missing++;
     else result.duplicated++;
   });
-  return { ...result, verified, sampled: sample.size, problems: problems.slice(0, 5) };
+  const first = firstAt === undefined ? {} : { firstAt };
+  return { ...result, verified, sampled: sample.size, problems: problems.slice(0, 5), ...first };
 }
 
 const send = (message: FromPushServer) => process.send?.(message);
@@ -106,6 +111,7 @@ process.on('message', (message: ToPushServer) => {
     counts = new Uint32Array(message.size);
     ({ latencyMs, payload } = message);
     unexpected = verified = problems.length = 0;
+    firstAt = undefined;
     sample = new Map(
       message.sample.map(({ index, ...keys }) => [
         index,

@@ -9,6 +9,7 @@ import { type BenchFlags, HELP, parseBenchFlags } from './flags.ts';
 import { mint, pick, writeSubscriptions } from './mint.ts';
 import { measurePosts, type PostLatency } from './post-latency.ts';
 import type { SenderJob } from './sender.ts';
+import { benchStartup } from './startup.ts';
 import { cpuPerMessage, deliveryOk, formatRows, type Row, rateOf } from './table.ts';
 import { printPosts, printTargets } from './targets.ts';
 
@@ -37,7 +38,9 @@ process.once('SIGINT', () => {
 });
 const push = await startPushServer();
 try {
-  const maxN = Math.max(0, ...flags.ns, ...flags.stored);
+  const sections = new Set(flags.only);
+  const fanOut = sections.has('senders') || sections.has('posts');
+  const maxN = fanOut ? Math.max(0, ...flags.ns, ...flags.stored) : 0;
   const minted = mint(push.origin, maxN + POST_WARMUP + flags.posts);
   const size = minted.subscriptions.length;
   const vapidFile = join(dir, 'vapid.json');
@@ -75,7 +78,7 @@ try {
   };
 
   const rows: Row[] = [];
-  for (const latencyMs of flags.latencies) {
+  for (const latencyMs of sections.has('senders') ? flags.latencies : []) {
     for (const n of flags.ns) {
       const { concurrency, floorIterations } = flags;
       const job = { title: TITLE, body: BODY, concurrency, floorIterations, count: n };
@@ -101,7 +104,7 @@ try {
   }
 
   const postRows: PostLatency[] = [];
-  for (const stored of flags.stored) {
+  for (const stored of sections.has('posts') ? flags.stored : []) {
     await push.reset({ size, latencyMs: 0, payload: PAYLOAD, sample: [] });
     log(`POST /api/subscriptions with ${stored} stored`);
     const measured = await measurePosts({
@@ -115,6 +118,16 @@ try {
   }
 
   const median = flags.repeat > 1 ? `, median of ${flags.repeat} runs` : '';
+  if (rows.length > 0) printSenders(rows, median);
+  if (postRows.length > 0) printPosts(postRows, flags.postConcurrency);
+  if (fanOut) printTargets(rows, postRows);
+  if (sections.has('startup')) await benchStartup(push, minted, flags.startupRuns, dir);
+} finally {
+  await push.close();
+  await rm(dir, { recursive: true, force: true });
+}
+
+function printSenders(rows: Row[], median: string): void {
   console.log(
     `\nSenders (node ${process.version}, ${flags.concurrency} in flight for (c)${median}):\n`,
   );
@@ -128,9 +141,4 @@ try {
       ' so it sees the same machine load.\n  (c): generateRequestDetails() sent with node:https or' +
       ' undici, cached VAPID header, no store.',
   );
-  printPosts(postRows, flags.postConcurrency);
-  printTargets(rows, postRows);
-} finally {
-  await push.close();
-  await rm(dir, { recursive: true, force: true });
 }

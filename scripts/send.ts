@@ -3,12 +3,14 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
 import { removeLeftoverTemps } from '../src/files.ts';
 import { createProgress } from '../src/progress.ts';
-import { parseSendRequest, type SendSummary, sendFromDisk } from '../src/send.ts';
+import { MAX_BODY_CHARS, parseSendRequest, type SendSummary } from '../src/send-request.ts';
 import { runCli, UsageError } from './cli.ts';
+import { readMessage } from './stdin.ts';
 
 const HELP = `Usage: npm run send -- [options] "message"
 
 Pushes a notification to the latest subscription (or every one with --all).
+A message of - is read from standard input (at most ${MAX_BODY_CHARS} characters).
   --title <text>        title (default: Simple Web Push)
   --url <url>           page to open when the notification is clicked
   --icon <url>          icon to show
@@ -17,7 +19,12 @@ Pushes a notification to the latest subscription (or every one with --all).
   --urgency <level>     very-low, low, normal or high
   --topic <name>        replaces an undelivered message with the same topic (<= 32 base64url chars)
   --all                 send to every stored subscription
-  --help                show this help`;
+  --json                print the report as JSON on stdout, as POST /api/send answers
+  --quiet               print nothing when everything was delivered
+  --help                show this help
+
+Delivered and removed go to stdout; failures and errors to stderr. Exit code 0 when every push
+was delivered, 1 when any failed or nothing was delivered or stored, 2 for wrong usage.`;
 
 await runCli(HELP, async () => {
   const { values, positionals } = parseArgs({
@@ -31,6 +38,8 @@ await runCli(HELP, async () => {
       urgency: { type: 'string' },
       topic: { type: 'string' },
       all: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -38,18 +47,19 @@ await runCli(HELP, async () => {
     console.log(HELP);
     return;
   }
-  if (positionals.length === 0) throw new UsageError('the message is missing');
-  const { all, help, ...options } = values;
+  if (values.json && values.quiet) throw new UsageError('--json and --quiet exclude each other');
+  const { all, help, json, quiet, ...options } = values;
   const request = parseSendRequest({
     ...options,
-    body: positionals.join(' '),
+    body: await readMessage(positionals, () => process.stdin),
     to: all ? 'all' : 'latest',
   });
 
   const config = loadConfig();
   // This CLI writes the store too (it removes gone subscriptions): it cleans up after a crash.
   await removeLeftoverTemps(config.subscriptionFile, (line) => console.error(line));
-
+  // Loaded only now: --help and wrong usage answer without web-push and undici.
+  const { sendFromDisk } = await import('../src/send.ts');
   // On a terminal only: a pipe or a log file gets nothing but the summary.
   const progress = createProgress({
     write: (text) => process.stderr.write(text),
@@ -61,18 +71,26 @@ await runCli(HELP, async () => {
   } finally {
     progress.finish();
   }
-  print(summary);
+  if (json) console.log(JSON.stringify(summary));
+  else if (!quiet) printOutcomes(summary);
+  printFailures(summary);
   // Exit 1 when anything failed, or when nothing was delivered (the only subscription was gone).
   if (summary.failed.length > 0 || summary.delivered === 0) process.exitCode = 1;
 });
 
-function print({ delivered, removed, failed }: SendSummary): void {
+function printOutcomes({ delivered, removed }: SendSummary): void {
   if (delivered > 0) console.log(`delivered ${delivered}`);
   if (removed > 0) console.log(`removed ${removed} expired (the push service says they are gone)`);
-  if (failed.length > 0) {
-    console.log(`failed ${failed.length}`);
-    for (const { host, status, reason } of failed) {
-      console.log(`  ${host}: ${status ? `${status} ` : ''}${reason}`);
-    }
+}
+
+/** Always on stderr, whatever else is asked: `send ... >/dev/null` must still show them. */
+function printFailures({ delivered, failed }: SendSummary): void {
+  if (delivered === 0 && failed.length === 0) {
+    console.error('error: nothing was delivered: the subscription is gone; subscribe again');
+  }
+  if (failed.length === 0) return;
+  console.error(`failed ${failed.length}`);
+  for (const { host, status, reason } of failed) {
+    console.error(`  ${host}: ${status ? `${status} ` : ''}${reason}`);
   }
 }

@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import webpush from 'web-push';
 import type { HostRule } from './config.ts';
 import type { VapidKeys } from './keys.ts';
@@ -13,6 +13,7 @@ import {
 } from './notification.ts';
 import { readReason, retryAfterMs } from './push-response.ts';
 import { endpointProblem, type Subscription } from './subscription.ts';
+import { Agent, request } from './undici.ts';
 import { createVapidHeaders } from './vapid-header.ts';
 
 export interface Failure {

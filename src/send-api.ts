@@ -3,7 +3,8 @@ import { HttpError } from './errors.ts';
 import { BODY_LIMIT, mediaType, parseJson, readBody, sendJson } from './http.ts';
 import type { Pusher } from './push.ts';
 import { type RateLimiter, tooMany } from './rate-limit.ts';
-import { parseSendRequest, sendToStored } from './send.ts';
+import { sendToStored } from './send.ts';
+import { parseSendRequest } from './send-request.ts';
 import type { SubscriptionStore } from './store.ts';
 import { tokenMatches } from './token.ts';
 

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { generateKeys, saveKeys } from '../src/keys.ts';
 import { storedProblem } from '../src/subscription.ts';
@@ -141,18 +142,24 @@ describe('npm run send', parallel, () => {
     const result = await run('send', dir, ['Hello']);
     assert.equal(result.code, 1);
     assert.match(result.stdout, /^removed 1 expired/);
+    assert.equal(
+      result.stderr,
+      'error: nothing was delivered: the subscription is gone; subscribe again\n',
+    );
     assert.deepEqual(await stored(dir), []);
   });
 
-  test('keeps the subscription on 429 and 500, prints status and reason, and exits 1', async () => {
-    const { dir, subs } = await populated(2);
+  test('keeps the subscription on 429 and 500, prints status and reason on stderr, and exits 1', async () => {
+    const { dir, subs } = await populated(3);
     const [limited, broken] = subs as [MintedSubscription, MintedSubscription];
     // Longer than the CLI's longest honoured Retry-After (60 s): it fails at once.
     push().behave(limited.endpoint, { status: 429, retryAfter: 3600, body: 'slow down' });
     push().behave(broken.endpoint, { status: 500, body: 'push service broke' });
     const result = await run('send', dir, ['--all', 'Hello']);
     assert.equal(result.code, 1);
-    const lines = result.stdout.trimEnd().split('\n');
+    // `npm run send ... >/dev/null` in a script still shows what went wrong.
+    assert.equal(result.stdout, 'delivered 1\n');
+    const lines = result.stderr.trimEnd().split('\n');
     assert.equal(lines[0], 'failed 2');
     assert.deepEqual(lines.slice(1).sort(), [
       `  ${push().host}: 429 slow down`,
@@ -182,6 +189,7 @@ describe('npm run send', parallel, () => {
       ['--ttl', '-1', 'Hello'],
       ['--ttl=-1', 'Hello'],
       ['--title', 'No message'],
+      ['--json', '--quiet', 'Hello'],
       [],
     ];
     const results = await Promise.all(wrong.map((args) => run('send', dir, args)));
@@ -196,6 +204,7 @@ describe('npm run send', parallel, () => {
     );
     assert.match(results[4]?.stderr ?? '', /^error: ttl must be whole seconds/);
     assert.match(results[5]?.stderr ?? '', /^error: the message is missing/);
+    assert.match(results[6]?.stderr ?? '', /^error: --json and --quiet exclude each other/);
     assert.equal(arrived(subs[0] as MintedSubscription).length, 0);
   });
 
@@ -203,8 +212,92 @@ describe('npm run send', parallel, () => {
     const result = await run('send', await newDir(), ['--help']);
     assert.equal(result.code, 0);
     assert.match(result.stdout, /^Usage: npm run send -- \[options\] "message"/);
-    assert.match(result.stdout, /--urgency/);
+    for (const option of ['--urgency', '--json', '--quiet'])
+      assert.match(result.stdout, new RegExp(option));
+    assert.match(result.stdout, /A message of - is read from standard input/);
     assert.equal(result.stderr, '');
+  });
+});
+
+describe('npm run send in scripts', parallel, () => {
+  /** A directory with one subscription delivered, one gone (410) and one failing (500). */
+  async function mixed() {
+    const { dir, subs } = await populated(3);
+    const [alive, gone, broken] = subs as [MintedSubscription, ...MintedSubscription[]];
+    push().behave(gone?.endpoint ?? '', { status: 410 });
+    push().behave(broken?.endpoint ?? '', { status: 500, body: 'push service broke' });
+    return { dir, alive };
+  }
+  const failure = { host: '', status: 500, reason: 'push service broke' };
+
+  test('--json prints the report alone on stdout, and the failures on stderr too', async () => {
+    const { dir } = await mixed();
+    const result = await run('send', dir, ['--all', '--json', 'Hello']);
+    assert.equal(result.code, 1);
+    const report = { delivered: 1, removed: 1, failed: [{ ...failure, host: push().host }] };
+    assert.equal(result.stdout, `${JSON.stringify(report)}\n`);
+    assert.equal(result.stderr, `failed 1\n  ${push().host}: 500 push service broke\n`);
+  });
+
+  test('--quiet prints nothing when everything was delivered, and still every failure', async () => {
+    const { dir } = await populated(1);
+    const quiet = await run('send', dir, ['--quiet', 'Hello']);
+    assert.deepEqual(quiet, { code: 0, stdout: '', stderr: '' });
+    const { dir: other } = await mixed();
+    const failed = await run('send', other, ['--all', '--quiet', 'Hello']);
+    assert.equal(failed.code, 1);
+    assert.equal(failed.stdout, '');
+    assert.equal(failed.stderr, `failed 1\n  ${push().host}: 500 push service broke\n`);
+  });
+
+  test('reads a message of - from standard input, without its final newline', async () => {
+    const { dir, subs } = await populated(1);
+    const input = 'Filesystem  Size  Use%\n/dev/sda1    20G   91%\n';
+    const result = await runScript('send', ['--title', 'Disk', '-'], {
+      cwd: dir,
+      env: env(),
+      input,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const [message] = arrived(subs[0] as MintedSubscription);
+    assert.deepEqual(JSON.parse(message?.payload ?? ''), { title: 'Disk', body: input.trimEnd() });
+  });
+
+  test('takes 2000 characters from standard input and refuses one more, or none', async () => {
+    const { dir, subs } = await populated(1);
+    const stdin = (input: string) => runScript('send', ['-'], { cwd: dir, env: env(), input });
+    // 3000 bytes in UTF-8: the limit counts characters, as for the API's body.
+    const [longest, over, empty] = await Promise.all([
+      stdin(`${'é'.repeat(1000)}${'x'.repeat(1000)}\n`),
+      stdin('x'.repeat(2001)),
+      stdin('\n'),
+    ]);
+    assert.equal(longest.code, 0, longest.stderr);
+    assert.equal(
+      JSON.parse(arrived(subs[0] as MintedSubscription)[0]?.payload ?? '').body.length,
+      2000,
+    );
+    assertUsage(over);
+    assert.match(over.stderr, /^error: the message from standard input is over 2000 characters/);
+    assertUsage(empty);
+    assert.match(empty.stderr, /^error: the message from standard input is empty/);
+    assert.equal(arrived(subs[0] as MintedSubscription).length, 1);
+  });
+
+  test('stops reading endless standard input at the limit and says so', {
+    timeout: 30_000,
+  }, async () => {
+    const { dir, subs } = await populated(1);
+    // Never ends: a CLI that read it to the end would never exit.
+    const endless = Readable.from(
+      (function* () {
+        for (;;) yield Buffer.alloc(64 * 1024, 'y');
+      })(),
+    );
+    const result = await runScript('send', ['-'], { cwd: dir, env: env(), input: endless });
+    assertUsage(result);
+    assert.match(result.stderr, /^error: the message from standard input is over 2000 characters/);
+    assert.equal(arrived(subs[0] as MintedSubscription).length, 0);
   });
 });
 

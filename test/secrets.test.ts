@@ -136,7 +136,7 @@ test('a whole session (subscribe, welcome, send, a 500, a 410, bad requests, shu
   const mixed = await send(['--title', 'Disk', 'Disk almost full', '--all']);
   assert.equal(mixed.code, 1);
   assert.match(mixed.stdout, /removed 1/);
-  assert.match(mixed.stdout, /failed 1\n.*500/);
+  assert.match(mixed.stderr, /failed 1\n.*500/);
 
   const testPush = JSON.stringify({ endpoint: kept.endpoint });
   const sendPath = '/api/send';

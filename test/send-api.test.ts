@@ -287,6 +287,29 @@ describe('POST /api/send with SEND_TOKEN set', () => {
     assert.match(server.output(), /send API: delivered 0, removed 0, failed 1/);
   });
 
+  test('is what npm run send -- --json prints, byte for byte, for a delivery and a failure', async () => {
+    const latest = await subscribe(server);
+    const both = async () => {
+      const answer = await send('same report');
+      const result = await runScript('send', ['--json', 'same report'], {
+        cwd: server.dir,
+        env: env(),
+      });
+      echoed.push(result.stdout, result.stderr);
+      return { answer, result };
+    };
+    const delivered = await both();
+    push().behave(latest.endpoint, { status: 500 }, 2);
+    const failed = await both();
+    assert.equal(delivered.result.code, 0, delivered.result.stderr);
+    assert.equal(failed.result.code, 1);
+    assert.match(failed.answer.text, /"failed":\[\{"host":/);
+    for (const { answer, result } of [delivered, failed]) {
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(result.stdout, `${answer.text}\n`);
+    }
+  });
+
   test('answers 400 to a body that is not valid JSON, not an object, or has no message', async () => {
     const cases: [string, string, RegExp][] = [
       ['application/json', '{"body": ', /not valid JSON/],

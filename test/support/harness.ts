@@ -12,8 +12,12 @@ export interface Harness {
   env(extra?: Record<string, string>): NodeJS.ProcessEnv;
   /** A fresh temporary directory. */
   newDir(): Promise<string>;
-  /** Starts `src/server.ts` in `dir` (a fresh directory by default) with `env` added. */
-  start(options?: { dir?: string; env?: Record<string, string> }): Promise<ServerProcess>;
+  /** Starts `src/server.ts` (built, or the source itself) in `dir` (a fresh one by default). */
+  start(options?: {
+    dir?: string;
+    env?: Record<string, string>;
+    source?: boolean;
+  }): Promise<ServerProcess>;
   /** Destroys `resource` (an undici Agent or Pool, a socket) in `after`, and returns it. */
   track<T extends { destroy(): unknown }>(resource: T): T;
   /** Every server started so far, in order. */
@@ -65,9 +69,13 @@ export function useHarness(
     push,
     env,
     newDir,
-    async start({ dir, env: extra } = {}) {
+    async start({ dir, env: extra, source } = {}) {
       const where = dir ?? (await newDir());
-      const server = await startServerProcess({ dir: where, env: childEnv(await ready(), extra) });
+      const server = await startServerProcess({
+        dir: where,
+        env: childEnv(await ready(), extra),
+        source,
+      });
       servers.push(server);
       return server;
     },

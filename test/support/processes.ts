@@ -5,6 +5,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { staleSince } from '../../src/build.ts';
 import type { PushService } from './push-service.ts';
@@ -15,6 +17,11 @@ const SERVER = join(ROOT, 'dist/src/server.js');
 /** The TypeScript loader, for children that are test code rather than the built program. */
 const TSX = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 const script = (name: string) => join(ROOT, 'dist/scripts', `${name}.js`);
+/** Whether this Node runs `.ts` files itself (type stripping, on by default from 22.18). */
+export const STRIPS_TYPES = Boolean((process.features as { typescript?: unknown }).typescript);
+/** `source: true` runs the TypeScript sources instead, with a Node that strips types. */
+const entry = (built: string, source: string, fromSource = false) =>
+  fromSource ? join(ROOT, source) : built;
 // Testing an old build would pass or fail for the wrong code: `npm test` builds first.
 const unbuilt = existsSync(SERVER) ? staleSince(SERVER) : 'dist/ is missing: run npm run build';
 if (unbuilt) throw new Error(`the tests run the built code, but ${unbuilt}`);
@@ -55,17 +62,28 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `scripts/<name>.ts`, as built in dist/, in `cwd` as npm would, and collects its output. */
+/**
+ * Runs `scripts/<name>.ts`, as built in dist/, in `cwd` as npm would, and collects its output.
+ * `input` is piped to its standard input (none by default); the CLI may stop reading it early.
+ */
 export async function runScript(
   name: string,
   args: string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv },
+  options: { cwd: string; env: NodeJS.ProcessEnv; input?: string | Readable; source?: boolean },
 ): Promise<CliResult> {
-  const child = spawn(process.execPath, [script(name), ...args], {
+  const { input } = options;
+  const file = entry(script(name), `scripts/${name}.ts`, options.source);
+  const child = spawn(process.execPath, [file, ...args], {
     cwd: options.cwd,
     env: options.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (child.stdin && input !== undefined) {
+    // EPIPE when the CLI has read enough and exited: expected, not a failure of the test.
+    child.stdin.on('error', () => {});
+    if (typeof input === 'string') child.stdin.end(input);
+    else pipeline(input, child.stdin).catch(() => {});
+  }
   const [stdout, stderr] = [collect(child, 'stdout'), collect(child, 'stderr')];
   // 'close', not 'exit': it waits until stdout and stderr are read to the end.
   const [code] = (await once(child, 'close')) as [number | null];
@@ -115,6 +133,8 @@ interface StartOptions {
   timeoutMs?: number;
   /** How to run it: `spawn` by default, or a LAN namespace's (test/support/lan.ts). */
   spawn?: (command: string, args: string[], options: SpawnOptions) => ChildProcess;
+  /** Run src/server.ts itself, with a Node that strips types, instead of the build. */
+  source?: boolean;
 }
 
 /**
@@ -134,7 +154,10 @@ export async function startServerProcess(options: StartOptions): Promise<ServerP
 
 async function startOnce(options: StartOptions): Promise<ServerProcess> {
   const httpPort = options.env.HTTP_PORT ?? String(await freePort());
-  const child = (options.spawn ?? spawn)(process.execPath, [SERVER], {
+  const child = (options.spawn ?? spawn)(
+    process.execPath,
+    [entry(SERVER, 'src/server.ts', options.source)],
+    {
     cwd: options.dir,
     env: { PORT: '0', HOST: '127.0.0.1', HTTP_PORT: httpPort, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

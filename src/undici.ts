@@ -1,0 +1,38 @@
+// undici's Agent and request(), loaded without the rest of the package. Its entry file also loads
+// fetch, WebSocket, EventSource, the caches and the mocks, which the server never uses: about
+// 10 MB of resident memory at every start (bench/RESULTS.md). These are the two files that
+// entry file itself exports them from; `npm test` runs every push through them.
+import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
+import type { Agent as AgentClass, Dispatcher } from 'undici';
+
+// undici parses HTTP with WebAssembly (llhttp). V8 would soon recompile that parser with its
+// optimizing compiler on a background thread: about 30 MB for a moment, some of it never given
+// back, and a send CLI that waits about 230 ms for it before it can exit. The baseline compiler's
+// code parses the few hundred bytes of a push service's answer just as well. Read when undici
+// compiles the parser, at its first connection, so it applies though set after start-up.
+setFlagsFromString('--no-wasm-dynamic-tiering');
+setFlagsFromString('--no-wasm-tier-up');
+
+const require = createRequire(import.meta.url);
+
+export const Agent: typeof AgentClass = require('undici/lib/dispatcher/agent.js');
+
+const dispatchRequest: (
+  this: Dispatcher,
+  options: Dispatcher.RequestOptions,
+) => Promise<Dispatcher.ResponseData> = require('undici/lib/api/api-request.js');
+
+export type RequestOptions = Omit<Dispatcher.RequestOptions, 'origin' | 'path'> & {
+  dispatcher: Dispatcher;
+};
+
+/** undici's `request(url, options)`, with the dispatcher required. */
+export function request(url: string, options: RequestOptions): Promise<Dispatcher.ResponseData> {
+  const { origin, pathname, search } = new URL(url);
+  return dispatchRequest.call(options.dispatcher, {
+    ...options,
+    origin,
+    path: `${pathname}${search}`,
+  });
+}
