@@ -158,10 +158,11 @@ async function startOnce(options: StartOptions): Promise<ServerProcess> {
     process.execPath,
     [entry(SERVER, 'src/server.ts', options.source)],
     {
-    cwd: options.dir,
-    env: { PORT: '0', HOST: '127.0.0.1', HTTP_PORT: httpPort, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+      cwd: options.dir,
+      env: { PORT: '0', HOST: '127.0.0.1', HTTP_PORT: httpPort, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const stdout = collect(child, 'stdout');
   const stderr = collect(child, 'stderr');
   const output = () => stdout() + stderr();
