@@ -1,4 +1,5 @@
 // The page: register the worker, subscribe with the server's VAPID key, keep the server in step.
+import { offerCopy, offerPaste } from '/pair-here.js';
 import {
   forgetPairingToken,
   hasPairingToken,
@@ -11,6 +12,8 @@ const $ = (id) => document.getElementById(id);
 const statusLine = $('status');
 const detail = $('detail');
 const buttons = { subscribe: $('subscribe'), unsubscribe: $('unsubscribe'), test: $('test') };
+const paste = $('paste');
+const actions = document.querySelector('.actions');
 // The server's own browser needs no pairing; every other device does (see takePairingToken).
 const onServer = ['localhost', '127.0.0.1', '[::1]'].includes(location.hostname);
 
@@ -18,6 +21,9 @@ function show(state, text, more = '') {
   statusLine.dataset.state = state;
   statusLine.textContent = text;
   detail.textContent = more;
+  paste.hidden = state !== 'unpaired';
+  // Nothing to click in Safari before Add to Home Screen: the app does it all.
+  actions.hidden = state === 'install';
   buttons.subscribe.disabled = state !== 'not-subscribed' && state !== 'unpaired';
   buttons.unsubscribe.disabled = state !== 'subscribed';
   buttons.test.disabled = state !== 'subscribed';
@@ -52,7 +58,7 @@ function showUnpaired(refusal = '') {
   show(
     'unpaired',
     'This device is not paired with the server yet.',
-    `${why.charAt(0).toUpperCase()}${why.slice(1)}Open a pairing link first: on the server, open its page and scan the code under “Add a phone”, or run npm run pair.`,
+    `${why.charAt(0).toUpperCase()}${why.slice(1)}Open a pairing link first (on the server, open its page and scan the code under “Add a phone”, or run npm run pair), or paste it below.`,
   );
 }
 
@@ -201,8 +207,9 @@ async function start() {
     show(
       'install',
       'Add this page to your Home Screen first.',
-      'On iPhone and iPad, tap Share, then “Add to Home Screen”, and open it from there.',
+      'On iPhone and iPad, tap Share, then “Add to Home Screen”. Open it from the Home Screen and paste the pairing link there.',
     );
+    offerCopy();
     return;
   }
   if (
@@ -218,16 +225,17 @@ async function start() {
     await navigator.serviceWorker.register('/sw.js');
     registration = await navigator.serviceWorker.ready;
   } catch (error) {
-    show(
-      'error',
-      'The service worker could not be registered.',
-      `${error.message} (with a self-signed certificate, Chrome needs http://localhost: see the README).`,
-    );
+    // Chrome refuses a worker over a certificate it does not trust, even after its warning.
+    const fix = onServer
+      ? 'On this machine, open the page over http://localhost (port 8080 unless HTTP_PORT is set).'
+      : `This device must trust the server’s certificate authority first: install ${location.origin}/ca.crt (README: “Your phone”).`;
+    show('error', 'The service worker could not be registered.', `${error.message} ${fix}`);
     return;
   }
   buttons.subscribe.addEventListener('click', guard(registration, subscribe));
   buttons.unsubscribe.addEventListener('click', guard(registration, unsubscribe));
   buttons.test.addEventListener('click', guard(registration, sendTest));
+  offerPaste(guard(registration, refresh));
   await guard(registration, refresh)();
 }
 

@@ -11,7 +11,7 @@ const AUTH_CACHE = 'subscription-auth';
 export function takePairingToken() {
   const token = new URLSearchParams(location.hash.slice(1)).get('pair');
   if (!token) return;
-  localStorage.setItem(TOKEN_KEY, token);
+  keepPairingToken(token);
   history.replaceState(null, '', location.pathname + location.search);
 }
 
@@ -37,6 +37,29 @@ export async function rememberAuth(subscription) {
 }
 
 export const hasPairingToken = () => localStorage.getItem(TOKEN_KEY) !== null;
+
+/** Keeps a pairing token until it is used (taken from the address bar, or pasted). */
+export const keepPairingToken = (token) => localStorage.setItem(TOKEN_KEY, token);
+
+/** The pairing link this device holds, as this origin's URL; undefined when there is none. */
+export function pairingLink() {
+  const token = localStorage.getItem(TOKEN_KEY);
+  return token ? `${location.origin}/#pair=${token}` : undefined;
+}
+
+/**
+ * The token in pasted text: a whole pairing link (any address of the server: a token is not
+ * tied to one), `pair=<token>`, or the token alone. Undefined when it is none of those.
+ */
+export function tokenFrom(text) {
+  const trimmed = text.trim();
+  const hash = trimmed.indexOf('#');
+  const token =
+    hash >= 0
+      ? new URLSearchParams(trimmed.slice(hash + 1)).get('pair')
+      : trimmed.replace(/^pair=/, '');
+  return token && /^[A-Za-z0-9_-]{16,}$/.test(token) ? token : undefined;
+}
 
 /** A token is used once, or turned down: either way it is of no more use. */
 export const forgetPairingToken = () => localStorage.removeItem(TOKEN_KEY);

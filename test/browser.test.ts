@@ -2,14 +2,16 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { CHROMIUM_ARGS, chromiumOrReason, trustOnly } from './support/chromium.ts';
+import type { BrowserContext, Page } from 'playwright-core';
+import { chromiumOrReason, type LaunchedChromium, launchChromium } from './support/chromium.ts';
 import { type FakePushOptions, fakePush, STORAGE_KEY } from './support/fake-push.ts';
 import { useHarness } from './support/harness.ts';
+import { certutilOrReason } from './support/nss.ts';
 import { ROOT, runScript, type ServerProcess } from './support/processes.ts';
 import { pushChannel, shownNotifications, workerActivated } from './support/worker.ts';
 
 const chromiumFound = chromiumOrReason();
+const certutilFound = certutilOrReason();
 const RESULTS = join(ROOT, 'test-results');
 
 /** The service worker's globals used below (tsconfig has the DOM lib, not WebWorker). */
@@ -39,10 +41,16 @@ test('finds Chromium', { skip: chromiumFound.skip }, () => {
   assert.ok(chromiumFound.path, chromiumFound.missing);
 });
 
+// The HTTPS test trusts the local CA the way an installed CA is trusted: through NSS.
+test('finds certutil', { skip: certutilFound.skip }, () => {
+  assert.ok(certutilFound.path, certutilFound.missing);
+});
+const httpsSkip = certutilFound.skip || certutilFound.missing || false;
+
 const suiteSkip = chromiumFound.skip || chromiumFound.missing || false;
 describe('the page in Chromium', { skip: suiteSkip, timeout: 60_000 }, () => {
   let server: ServerProcess;
-  let browser: Browser;
+  let chromium: LaunchedChromium;
   let httpOrigin: string;
 
   const { push, env, start } = useHarness('swps-browser-');
@@ -50,16 +58,18 @@ describe('the page in Chromium', { skip: suiteSkip, timeout: 60_000 }, () => {
     server = await start();
     // http://localhost is a secure context without a certificate: the URL people open in Chrome.
     httpOrigin = server.httpUrl.replace('127.0.0.1', 'localhost');
-    browser = await chromium.launch({
-      executablePath: chromiumFound.path,
-      args: [...CHROMIUM_ARGS, await trustOnly(join(server.dir, 'certs/cert.pem'))],
-      timeout: 15_000,
+    // No certificate flag: the HOME Chromium runs with trusts the server's CA in its NSS database.
+    chromium = await launchChromium({
+      executablePath: chromiumFound.path as string,
+      ...(certutilFound.path
+        ? { trust: { certutil: certutilFound.path, caFiles: [join(server.dir, 'certs/ca.pem')] } }
+        : {}),
     });
     await mkdir(RESULTS, { recursive: true });
   });
 
   after(async () => {
-    await browser?.close();
+    await chromium?.close();
   });
 
   /** A fresh context (its own storage and worker) on `origin`, closed when test `t` ends. */
@@ -68,7 +78,7 @@ describe('the page in Chromium', { skip: suiteSkip, timeout: 60_000 }, () => {
     origin: string,
     options: FakePushOptions = {},
   ): Promise<OpenPage> {
-    const context = await browser.newContext({
+    const context = await chromium.browser.newContext({
       viewport: { width: 900, height: 700 },
       colorScheme: 'light',
     });
@@ -177,7 +187,9 @@ describe('the page in Chromium', { skip: suiteSkip, timeout: 60_000 }, () => {
     await subscribesAndGetsTheWelcome(await openPage(t, httpOrigin), 'http');
   });
 
-  test('over HTTPS, trusting only our certificate, Subscribe works the same', async (t) => {
+  test('over HTTPS, trusting only the local CA through NSS, Subscribe works the same', {
+    skip: httpsSkip,
+  }, async (t) => {
     const opened = await openPage(t, server.httpsUrl);
     assert.ok(opened.origin.startsWith('https://'));
     await subscribesAndGetsTheWelcome(opened, 'https');

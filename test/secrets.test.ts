@@ -3,9 +3,11 @@
 import assert from 'node:assert/strict';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { useHarness } from './support/harness.ts';
+import { type Lan, lanOrReason } from './support/lan.ts';
+import { type Answer, startLanServer } from './support/lan-server.ts';
 import { type CliResult, runScript, type ServerProcess } from './support/processes.ts';
 import type { MintedSubscription } from './support/push-service.ts';
 
@@ -26,6 +28,9 @@ const outputs: string[] = [];
 const responses: Recorded[] = [];
 const minted: MintedSubscription[] = [];
 const secretFiles = ['vapid.json', 'certs/key.pem', 'certs/ca-key.pem', 'data/subscription.json'];
+// Pairing needs a LAN address: a server inside a network namespace of the test's own.
+const lanFound = await lanOrReason();
+after(() => lanFound.lan?.close());
 
 before(async () => {
   dir = await newDir();
@@ -260,18 +265,88 @@ test('a whole session (subscribe, welcome, send, a 500, a 410, bad requests, shu
   assert.equal(await server.stop('SIGTERM'), 0);
   outputs.push(server.output());
 
-  const secrets = await collectSecrets();
-  const everything = [
-    ...outputs,
-    ...responses.map((r) => `${JSON.stringify(r.headers)}\n${r.body}`),
-  ].join('\n');
+  assertNoneIn([...outputs, ...responses.map(recordedText)], await collectSecrets());
+});
+
+test('a pairing session from a LAN address (links made, a wrong, a used and a good token) prints and answers neither the pairing key nor a token', {
+  skip: lanFound.skip,
+}, async (t) => {
+  if (lanFound.missing) assert.fail(lanFound.missing);
+  const lan = lanFound.lan as Lan;
+  await lan.expose(Number(new URL(push().origin).port));
+  const lanDir = await newDir();
+  const onLan = await startLanServer(lan, push(), { dir: lanDir });
+  t.after(() => onLan.stop('SIGKILL'));
+  const searched: string[] = [];
+  const lanCall = async (
+    what: string,
+    path: string,
+    options: Parameters<typeof onLan.call>[1],
+    status: number,
+  ): Promise<Answer> => {
+    const answer = await onLan.call(path, options);
+    const recorded = {
+      what,
+      status: answer.status,
+      headers: answer.headers,
+      body: JSON.stringify(answer.json),
+    };
+    responses.push(recorded);
+    searched.push(recordedText(recorded));
+    assert.equal(answer.status, status, `${what}: ${recorded.body}`);
+    return answer;
+  };
+
+  // The answer that makes a link holds its token: that is its job, so it is not searched.
+  const tokens: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const made = await onLan.call('/api/pairings', { from: 'loopback' });
+    assert.equal(made.status, 201);
+    tokens.push(new URL(String(made.json.url)).hash.replace('#pair=', ''));
+  }
+  const [good, other] = tokens as [string, string];
+  const wrong = `${good.slice(0, 10)}${good[10] === 'A' ? 'B' : 'A'}${good.slice(11)}`;
+  tokens.push(wrong);
+  const pairing = (token: string) => ({ headers: { authorization: `Pairing ${token}` } });
+  const first = push().subscribe();
+  const second = push().subscribe();
+  minted.push(first, second);
+
+  await lanCall('LAN key', '/api/vapid-public-key', { method: 'GET' }, 200);
+  await lanCall('LAN pairings', '/api/pairings', {}, 403);
+  await lanCall('pairing info', '/api/pairing-info', { method: 'GET', from: 'loopback' }, 200);
+  await lanCall('LAN, no token', '/api/subscriptions', { body: first }, 401);
+  await lanCall('LAN, wrong token', '/api/subscriptions', { body: first, ...pairing(wrong) }, 401);
+  await lanCall('LAN, good token', '/api/subscriptions', { body: first, ...pairing(good) }, 201);
+  await lanCall('LAN, used token', '/api/subscriptions', { body: second, ...pairing(good) }, 401);
+  await lanCall('LAN, other token', '/api/subscriptions', { body: second, ...pairing(other) }, 201);
+  assert.equal(await onLan.stop('SIGTERM'), 0);
+  assert.match(onLan.output(), /paired a device at 10\.77\.0\.1/);
+  for (const file of ['pairing-key', 'pairing-key.spent']) {
+    assert.equal((await stat(join(lanDir, file))).mode & 0o777, 0o600, file);
+  }
+
+  const key = (await readFile(join(lanDir, 'pairing-key'), 'utf8')).trim();
+  const secrets: [string, string][] = [
+    ['the pairing key', key],
+    ...tokens.map((token, i): [string, string] => [`pairing token ${i}`, token]),
+  ];
+  // Every log line and response of this session and the one before.
+  assertNoneIn([onLan.output(), ...searched, ...outputs, ...responses.map(recordedText)], secrets);
+});
+
+const recordedText = (r: Recorded) => `${JSON.stringify(r.headers)}\n${r.body}`;
+
+/** Fails when any form of any secret appears in `texts`. */
+function assertNoneIn(texts: string[], secrets: [string, string][]): void {
+  const everything = texts.join('\n');
   assert.ok(everything.length > 5000, 'there was plenty to search');
   for (const [name, value] of secrets) {
     for (const form of encodings(value)) {
       assert.ok(!everything.includes(form), `${name} appears in an output or response`);
     }
   }
-});
+}
 
 /** Every secret of the session, by name. */
 async function collectSecrets(): Promise<[string, string][]> {

@@ -1,6 +1,6 @@
-import { createHash, X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { type Browser, chromium } from 'playwright-core';
 import { browserOrReason, findBrowser } from './find-browser.ts';
+import { nssHome } from './nss.ts';
 
 /** The one line shown when there is no Chromium: the skip reason, or the failure in CI. */
 export const CHROMIUM_MISSING =
@@ -21,6 +21,7 @@ export const CHROMIUM_ARGS: readonly string[] = [
   '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
 ];
 
+const RULES = '--host-resolver-rules=';
 const CHROMIUM = { variable: 'CHROMIUM_PATH', candidates: CANDIDATES, missing: CHROMIUM_MISSING };
 
 /** Where Chromium is: CHROMIUM_PATH when set (and only then), else Debian's usual paths. */
@@ -30,9 +31,57 @@ export const findChromium = (env: NodeJS.ProcessEnv = process.env) => findBrowse
 export const chromiumOrReason = (env: NodeJS.ProcessEnv = process.env) =>
   browserOrReason(CHROMIUM, env);
 
-/** `--ignore-certificate-errors-spki-list=...` trusting only the certificate in `certFile`. */
-export async function trustOnly(certFile: string): Promise<string> {
-  const x509 = new X509Certificate(await readFile(certFile));
-  const der = x509.publicKey.export({ type: 'spki', format: 'der' });
-  return `--ignore-certificate-errors-spki-list=${createHash('sha256').update(der).digest('base64')}`;
+/**
+ * CHROMIUM_ARGS with the resolver rule letting the `allow` hosts through as well (the rule maps IP literals
+ * too, so a LAN address needs this) and resolving each name in `map` to its address.
+ */
+export function chromiumArgs(
+  options: { allow?: readonly string[]; map?: Readonly<Record<string, string>> } = {},
+): string[] {
+  const { allow = [], map = {} } = options;
+  // An IPv6 literal is matched without its brackets: `EXCLUDE [fd77::1]` lets nothing through.
+  const excluded = allow.map((host) => `EXCLUDE ${host.replace(/^\[|\]$/g, '')}`);
+  const mapped = Object.entries(map).map(([name, address]) => `MAP ${name} ${address}`);
+  return CHROMIUM_ARGS.map((arg) => {
+    if (!arg.startsWith(RULES)) return arg;
+    return `${RULES}${[...mapped, arg.slice(RULES.length), ...excluded].join(', ')}`;
+  });
+}
+
+/** A running Chromium and the temporary HOME it runs with; close() ends both. */
+export interface LaunchedChromium {
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+/**
+ * Launches Chromium with a temporary HOME of its own. With `trust`, that HOME's NSS database
+ * trusts exactly `trust.caFiles` (made with `trust.certutil`): certificates they issue are
+ * accepted with no certificate flag at all, as on a machine where the CA was installed.
+ */
+export async function launchChromium(options: {
+  executablePath: string;
+  args?: readonly string[];
+  trust?: { certutil: string; caFiles: readonly string[] };
+}): Promise<LaunchedChromium> {
+  const { certutil, caFiles } = options.trust ?? {};
+  const home = await nssHome(certutil, caFiles ?? []);
+  const browser = await chromium
+    .launch({
+      executablePath: options.executablePath,
+      args: [...(options.args ?? CHROMIUM_ARGS)],
+      env: home.env,
+      timeout: 15_000,
+    })
+    .catch(async (error: unknown) => {
+      await home.close();
+      throw error;
+    });
+  return {
+    browser,
+    async close() {
+      await browser.close();
+      await home.close();
+    },
+  };
 }

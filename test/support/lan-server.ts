@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Agent } from 'undici';
@@ -51,12 +50,8 @@ export async function startLanServer(
     env: childEnv(push, { HOST: '0.0.0.0', PORT: String(LAN_PORT), ...options.env }),
     spawn: lan.spawn,
   });
-  // certs/ca.pem issues the certificate once there is a local CA; before, it is self-signed.
-  const caFile = join(options.dir, 'certs', 'ca.pem');
-  const ca = await readFile(
-    existsSync(caFile) ? caFile : join(options.dir, 'certs', 'cert.pem'),
-    'utf8',
-  );
+  // The server's local CA issued its certificate: trusting it is what a phone does.
+  const ca = await readFile(join(options.dir, 'certs', 'ca.pem'), 'utf8');
   const httpPort = Number(new URL(server.httpUrl).port);
   const agents: Record<From, Agent> = {
     lan: await lan.client(LAN_PORT, { ca }),
