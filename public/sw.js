@@ -59,6 +59,7 @@ async function post(method, body, headers = {}) {
 // oldSubscription may no longer give its keys, and a paired phone proves itself with it.
 const AUTH_CACHE = 'subscription-auth';
 
+// The page's pairing.js has the same helper: a classic worker cannot import the page's modules.
 function toBase64Url(buffer) {
   return btoa(String.fromCharCode(...new Uint8Array(buffer)))
     .replace(/\+/g, '-')
