@@ -1,10 +1,12 @@
 // The benchmark's push service, run as its own process (forked with IPC by bench/run.ts): answers
-// 201 after an optional delay, counts messages per endpoint and fully checks only a sample, so its
-// own CPU stays low. Endpoints are `<origin>/push/<index>`.
+// 201 after an optional delay over HTTP/2 or HTTP/1.1 (whichever the client negotiates), counts
+// messages per endpoint and fully checks only a sample, so its own CPU stays low. Endpoints are
+// `<origin>/push/<index>`.
 import { rmSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer } from 'node:https';
+import type { ServerResponse } from 'node:http';
+import { createSecureServer, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { readPush } from '../test/support/push-request.ts';
 import { makeCertificate } from '../test/support/push-service.ts';
 
@@ -32,6 +34,8 @@ export interface Tally {
   problems: string[];
   /** When the first request arrived (performance.timeOrigin + now(), ms), if one did. */
   firstAt?: number;
+  /** Connections and requests by protocol ('h2', 'http/1.1'), as negotiated by ALPN. */
+  protocols: Record<string, { connections: number; requests: number }>;
 }
 
 export type FromPushServer =
@@ -51,9 +55,16 @@ let sample = new Map<number, { privateKey: Buffer; publicKey: Buffer; auth: Buff
 let verified = 0;
 let firstAt: number | undefined;
 const problems: string[] = [];
+let protocols: Tally['protocols'] = {};
+const protocol = (name: string) => {
+  protocols[name] ??= { connections: 0, requests: 0 };
+  return protocols[name];
+};
 
-const server = createServer({ key: pems.private, cert: pems.cert }, (req, res) => {
+const options = { key: pems.private, cert: pems.cert, allowHTTP1: true };
+const server = createSecureServer(options, (req, res) => {
   firstAt ??= performance.timeOrigin + performance.now();
+  protocol(req.httpVersion === '2.0' ? 'h2' : 'http/1.1').requests++;
   const index = indexOf(req.url);
   if (index === undefined) unexpected++;
   else counts[index] = (counts[index] ?? 0) + 1;
@@ -76,19 +87,23 @@ const server = createServer({ key: pems.private, cert: pems.cert }, (req, res) =
     req.on('end', () => answer(res));
   }
 });
-// Longer than any pause between a sender's requests, so kept-alive sockets stay usable.
-server.keepAliveTimeout = 60_000;
+// A client that offers no ALPN (node:https, as web-push uses it) gets HTTP/1.1.
+server.on('secureConnection', (socket: TLSSocket) => {
+  protocol(socket.alpnProtocol || 'http/1.1').connections++;
+});
+// HTTP/1.1 connections of an HTTP/2 server have no keep-alive timeout: kept-alive sockets stay
+// usable however long a sender pauses.
 server.listen(0, '127.0.0.1');
 await new Promise((resolve) => server.once('listening', resolve));
 const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-function answer(res: ServerResponse): void {
+function answer(res: ServerResponse | Http2ServerResponse): void {
   if (latencyMs > 0) setTimeout(() => res.writeHead(201).end(), latencyMs);
   else res.writeHead(201).end();
 }
 
-function indexOf(url: IncomingMessage['url']): number | undefined {
-  if (!url?.startsWith(PREFIX)) return undefined;
+function indexOf(url: string): number | undefined {
+  if (!url.startsWith(PREFIX)) return undefined;
   const index = Number(url.slice(PREFIX.length));
   return Number.isInteger(index) && index >= 0 && index < counts.length ? index : undefined;
 }
@@ -102,7 +117,8 @@ function tally(targets: number): Tally {
     else result.duplicated++;
   });
   const first = firstAt === undefined ? {} : { firstAt };
-  return { ...result, verified, sampled: sample.size, problems: problems.slice(0, 5), ...first };
+  const checked = { verified, sampled: sample.size, problems: problems.slice(0, 5) };
+  return { ...result, ...checked, ...first, protocols };
 }
 
 const send = (message: FromPushServer) => process.send?.(message);
@@ -112,6 +128,7 @@ process.on('message', (message: ToPushServer) => {
     ({ latencyMs, payload } = message);
     unexpected = verified = problems.length = 0;
     firstAt = undefined;
+    protocols = {};
     sample = new Map(
       message.sample.map(({ index, ...keys }) => [
         index,
