@@ -8,6 +8,7 @@ import { sendFromDisk } from '../src/send.ts';
 import { parseSendRequest } from '../src/send-request.ts';
 import type { Subscription } from '../src/subscription.ts';
 import { type Client, sendVia } from './clients.ts';
+import { mainThreadCpuUs, processCpuUs } from './cpu.ts';
 import { cryptoFloorUs } from './floor.ts';
 
 export type SenderKind = 'tutorial' | 'ours' | Client;
@@ -26,7 +27,11 @@ export interface SenderResult {
   sent: number;
   delivered: number;
   elapsedMs: number;
+  /** CPU µs during the send: summed over all threads, and on the main thread alone. */
   cpuUs: number;
+  mainCpuUs: number;
+  /** CPU µs of the whole process from its start to the end of the send, minus the floor's. */
+  processCpuUs: number;
   rssBefore: number;
   maxRss: number;
   /** The crypto floor, measured in this process just before and just after sending. */
@@ -65,8 +70,17 @@ async function run(job: SenderJob): Promise<{ sent: number; delivered: number }>
 process.on('disconnect', () => process.exit(1));
 process.once('message', async (job: SenderJob) => {
   const payload = JSON.stringify({ title: job.title, body: job.body });
-  const floorBefore = cryptoFloorUs(job.floorIterations / 2, payload);
+  let floorCpuUs = 0;
+  const floor = () => {
+    const before = process.cpuUsage();
+    const us = cryptoFloorUs(job.floorIterations / 2, payload);
+    const { user, system } = process.cpuUsage(before);
+    floorCpuUs += user + system;
+    return us;
+  };
+  const floorBefore = floor();
   const rssBefore = process.memoryUsage.rss();
+  const main = mainThreadCpuUs();
   const cpu = process.cpuUsage();
   const start = performance.now();
   let outcome: { sent: number; delivered: number; error?: string };
@@ -77,10 +91,11 @@ process.once('message', async (job: SenderJob) => {
   }
   const elapsedMs = performance.now() - start;
   const { user, system } = process.cpuUsage(cpu);
+  const mainCpuUs = mainThreadCpuUs() - main;
   const maxRss = process.resourceUsage().maxRSS * 1024;
-  const floorUs = (floorBefore + cryptoFloorUs(job.floorIterations / 2, payload)) / 2;
-  const cpuUs = user + system;
-  const result: SenderResult = { ...outcome, elapsedMs, cpuUs, rssBefore, maxRss, floorUs };
+  const usage = { cpuUs: user + system, mainCpuUs, processCpuUs: processCpuUs() - floorCpuUs };
+  const floorUs = (floorBefore + floor()) / 2;
+  const result: SenderResult = { ...outcome, elapsedMs, ...usage, rssBefore, maxRss, floorUs };
   // Exit at once: kept-alive sockets of the global agent must not hold the process open.
   process.send?.(result, () => process.exit(0));
 });
