@@ -8,10 +8,11 @@ import { runSender, startPushServer } from './children.ts';
 import { type BenchFlags, HELP, parseBenchFlags } from './flags.ts';
 import { mint, pick, writeSubscriptions } from './mint.ts';
 import { measurePosts, type PostLatency } from './post-latency.ts';
-import type { SenderJob } from './sender.ts';
+import { printPosts, printSenders } from './print.ts';
+import type { SenderJob, SenderResult } from './sender.ts';
 import { benchStartup } from './startup.ts';
-import { cpuPerMessage, deliveryOk, formatRows, type Row, rateOf } from './table.ts';
-import { printPosts, printTargets } from './targets.ts';
+import { cpuPerMessage, deliveryOk, mainCpuPerMessage, type Row, rateOf } from './table.ts';
+import { printTargets } from './targets.ts';
 
 const POST_WARMUP = 20;
 const TITLE = 'Simple Web Push';
@@ -41,24 +42,52 @@ try {
   const sections = new Set(flags.only);
   const fanOut = sections.has('senders') || sections.has('posts');
   const maxN = fanOut ? Math.max(0, ...flags.ns, ...flags.stored) : 0;
-  const minted = mint(push.origin, maxN + POST_WARMUP + flags.posts);
+  // Stored subscriptions beyond the largest N only fill the store: they may share keys.
+  const minted = mint(push.origin, maxN + POST_WARMUP + flags.posts, Math.max(1, ...flags.ns));
   const size = minted.subscriptions.length;
   const vapidFile = join(dir, 'vapid.json');
   await saveKeys(vapidFile, generateKeys('mailto:bench@example.com'));
 
-  /** Runs one sender `repeat` times; the median run by rate, or a run whose delivery failed. */
-  const run = async (latencyMs: number, n: number, name: string, job: SenderJob, base?: Row) => {
-    // Each sender reads a file of exactly the subscriptions it sends to.
-    const file = join(dir, `subscriptions-${job.count}.json`);
-    await writeSubscriptions(file, minted.subscriptions.slice(0, job.count));
-    const env = {
+  /** The environment of a sender reading a file of exactly the `count` it sends to. */
+  const senderEnv = async (count: number, extra: NodeJS.ProcessEnv) => {
+    const file = join(dir, `subscriptions-${count}.json`);
+    await writeSubscriptions(file, minted.subscriptions.slice(0, count));
+    return {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       NODE_EXTRA_CA_CERTS: push.caFile,
       PUSH_ALLOWED_HOSTS: push.host,
       SUBSCRIPTION_FILE: file,
       VAPID_FILE: vapidFile,
+      ...extra,
     };
+  };
+
+  // Each sender's start-up cost: the same process sending to one subscription, once per run.
+  const startups = new Map<string, SenderResult>();
+  const startupOf = async (name: string, job: SenderJob, extra: NodeJS.ProcessEnv) => {
+    const known = startups.get(name);
+    if (known) return known;
+    await push.reset({ size, latencyMs: 0, payload: PAYLOAD, sample: [] });
+    log(`${name}: start-up run, sending to 1`);
+    const one = { ...job, count: 1, floorIterations: 2 };
+    const startup = await runSender(one, await senderEnv(1, extra));
+    if (startup.error || startup.delivered !== 1) log(`  start-up run failed: ${startup.error}`);
+    startups.set(name, startup);
+    return startup;
+  };
+
+  /** Runs one sender `repeat` times; the median run by rate, or a run whose delivery failed. */
+  const run = async (
+    latencyMs: number,
+    n: number,
+    name: string,
+    job: SenderJob,
+    options: { baseline?: Row; env?: NodeJS.ProcessEnv } = {},
+  ) => {
+    const { baseline, env: extra = {} } = options;
+    const startup = await startupOf(name, job, extra);
+    const env = await senderEnv(job.count, extra);
     const runs: Row[] = [];
     for (let i = 1; i <= flags.repeat; i++) {
       const sample = pick(minted.receivers.slice(0, job.count), flags.verify);
@@ -66,11 +95,12 @@ try {
       log(`${latencyMs} ms, N=${n}: ${name} sending to ${job.count} (run ${i}/${flags.repeat})`);
       const result = await runSender(job, env, flags.cpuProf);
       const tally = await push.tally(job.count);
-      const row: Row = { latencyMs, n, sender: name, result, tally, baseline: base };
+      const row: Row = { latencyMs, n, sender: name, result, tally, baseline, startup };
       runs.push(row);
-      const cpu = cpuPerMessage(row).toFixed(0);
+      const [main, all] = [mainCpuPerMessage(row), cpuPerMessage(row)].map((us) => us.toFixed(0));
       log(
-        `  ${rateOf(row).toFixed(0)}/s, ${cpu} µs CPU/msg, floor ${result.floorUs.toFixed(0)} µs`,
+        `  ${rateOf(row).toFixed(0)}/s, CPU µs/msg ${main} main thread, ${all} all threads,` +
+          ` floor ${result.floorUs.toFixed(0)} µs`,
       );
     }
     runs.sort((x, y) => rateOf(x) - rateOf(y));
@@ -93,12 +123,17 @@ try {
         });
         rows.push(a);
       }
-      if (flags.senders.includes('ours')) {
-        rows.push(await run(latencyMs, n, '(b) send --all', { ...job, kind: 'ours' }, a));
+      for (const protocol of flags.senders.includes('ours') ? flags.protocols : []) {
+        // PUSH_HTTP2=1 lets undici offer h2; the protocol column shows what was negotiated.
+        const [name, env] = protocol === 'h2' ? [' h2', { PUSH_HTTP2: '1' }] : ['', {}];
+        const ours = { ...job, kind: 'ours' } as const;
+        rows.push(await run(latencyMs, n, `(b) send --all${name}`, ours, { baseline: a, env }));
       }
       if (latencyMs > 0) continue;
       for (const client of flags.clients) {
-        rows.push(await run(latencyMs, n, `(c) ${client}`, { ...job, kind: client }, a));
+        rows.push(
+          await run(latencyMs, n, `(c) ${client}`, { ...job, kind: client }, { baseline: a }),
+        );
       }
     }
   }
@@ -110,35 +145,17 @@ try {
     const measured = await measurePosts({
       stored: minted.subscriptions.slice(0, stored),
       fresh: minted.subscriptions.slice(maxN),
-      concurrency: flags.postConcurrency,
       warmup: POST_WARMUP,
       push,
     });
     postRows.push(measured);
   }
 
-  const median = flags.repeat > 1 ? `, median of ${flags.repeat} runs` : '';
-  if (rows.length > 0) printSenders(rows, median);
-  if (postRows.length > 0) printPosts(postRows, flags.postConcurrency);
+  if (rows.length > 0) printSenders(rows, flags);
+  if (postRows.length > 0) printPosts(postRows);
   if (fanOut) printTargets(rows, postRows);
   if (sections.has('startup')) await benchStartup(push, minted, flags.startupRuns, dir);
 } finally {
   await push.close();
   await rm(dir, { recursive: true, force: true });
-}
-
-function printSenders(rows: Row[], median: string): void {
-  console.log(
-    `\nSenders (node ${process.version}, ${flags.concurrency} in flight for (c)${median}):\n`,
-  );
-  console.log(formatRows(rows));
-  console.log(
-    `\n* (a) with added latency sent to ${flags.sampleA} subscriptions only; its rate stands for` +
-      ' all N (extrapolated: N / rate seconds).\n' +
-      '  CPU and RSS are the sender process alone; RSS MB is before sending, +peak MB the growth' +
-      ' to its peak.\n  floor: ephemeral P-256 key + ECDH + HKDF + AES-128-GCM per message, one' +
-      ' core, measured in each sender\n  process (half just before sending, half just after),' +
-      ' so it sees the same machine load.\n  (c): generateRequestDetails() sent with node:https or' +
-      ' undici, cached VAPID header, no store.',
-  );
 }

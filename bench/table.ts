@@ -10,13 +10,24 @@ export interface Row {
   tally: Tally;
   /** The (a) row whose rate this row is compared with. */
   baseline?: Row;
+  /** The same sender's process sending to one subscription: its start-up cost. */
+  startup?: SenderResult;
 }
 
 const MB = 1024 * 1024;
 
 /** Messages per second; a sampled run's rate stands for the whole N. */
 export const rateOf = (row: Row) => row.result.sent / (row.result.elapsedMs / 1000);
-export const cpuPerMessage = (row: Row) => row.result.cpuUs / Math.max(1, row.result.sent);
+const perMessage = (row: Row, us: number) => us / Math.max(1, row.result.sent);
+/** CPU µs a message during the send, summed over all threads. */
+export const cpuPerMessage = (row: Row) => perMessage(row, row.result.cpuUs);
+/** CPU µs a message during the send, on the main (sending) thread. */
+export const mainCpuPerMessage = (row: Row) => perMessage(row, row.result.mainCpuUs);
+/** CPU µs a message of the whole process, minus what its start-up run took for one message. */
+export function processCpuPerMessage({ result, startup }: Row): number {
+  if (!startup) return NaN;
+  return (result.processCpuUs - startup.processCpuUs) / (result.sent - startup.sent);
+}
 export const rssGrowthMb = (row: Row) => (row.result.maxRss - row.result.rssBefore) / MB;
 export const ratioOf = (row: Row) => (row.baseline ? rateOf(row) / rateOf(row.baseline) : NaN);
 export const sampled = (row: Row) => row.result.sent < row.n;
@@ -56,13 +67,11 @@ export function formatRows(rows: Row[]): string {
     'latency',
     'N',
     'sender',
+    'protocol (connections)',
     'sent',
     'seconds',
     'notif/s',
     'vs (a)',
-    'CPU µs/msg',
-    'floor µs',
-    'CPU/floor',
     'RSS MB',
     '+peak MB',
     'delivery check',
@@ -73,16 +82,41 @@ export function formatRows(rows: Row[]): string {
       `${row.latencyMs} ms`,
       String(row.n),
       row.sender,
+      protocolOf(row),
       String(row.result.sent),
       fixed(row.result.elapsedMs / 1000, 1),
       `${fixed(rateOf(row))}${star}`,
       row.baseline ? `${fixed(ratioOf(row), 1)}x` : '',
-      fixed(cpuPerMessage(row)),
-      fixed(row.result.floorUs),
-      `${fixed(cpuPerMessage(row) / row.result.floorUs, 2)}x`,
       fixed(row.result.rssBefore / MB),
       fixed(rssGrowthMb(row), 1),
       check(row),
+    ];
+  });
+  return align([header, ...lines]);
+}
+
+/** The protocols the push service saw, e.g. `h2 (1)`; with requests per protocol when mixed. */
+export function protocolOf({ tally }: Row): string {
+  const seen = Object.entries(tally.protocols);
+  if (seen.length <= 1)
+    return seen.map(([name, p]) => `${name} (${p.connections})`).join('') || '-';
+  return seen.map(([name, p]) => `${name} (${p.connections}): ${p.requests} req`).join(', ');
+}
+
+/** CPU µs a message three ways, each also as a multiple of the crypto floor in the same process. */
+export function formatCpu(rows: Row[]): string {
+  const header = ['latency', 'N', 'sender', 'floor µs', 'main thread', 'all threads', 'process'];
+  const lines = rows.map((row) => {
+    const floor = row.result.floorUs;
+    const cell = (us: number) => `${fixed(us)} = ${fixed(us / floor, 2)}x`;
+    return [
+      `${row.latencyMs} ms`,
+      String(row.n),
+      row.sender,
+      fixed(floor),
+      cell(mainCpuPerMessage(row)),
+      cell(cpuPerMessage(row)),
+      cell(processCpuPerMessage(row)),
     ];
   });
   return align([header, ...lines]);
@@ -96,7 +130,8 @@ export function align(table: string[][]): string {
       r
         .map((cell, i) => {
           const width = widths[i] ?? 0;
-          return /^[\d.,x*-]+( ms|x)?$/.test(cell) ? cell.padStart(width) : cell.padEnd(width);
+          const number = /^[\d.,x*-]+( ms|x| = [\d.-]+x)?$/.test(cell);
+          return number ? cell.padStart(width) : cell.padEnd(width);
         })
         .join('  ')
         .trimEnd(),

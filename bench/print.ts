@@ -1,0 +1,51 @@
+import type { BenchFlags } from './flags.ts';
+import type { PostLatency } from './post-latency.ts';
+import { align, formatCpu, formatRows, type Row } from './table.ts';
+
+/** The senders table, then their CPU per message, each with its notes. */
+export function printSenders(rows: Row[], flags: BenchFlags): void {
+  const median = flags.repeat > 1 ? `, median of ${flags.repeat} runs` : '';
+  console.log(
+    `\nSenders (node ${process.version}, ${flags.concurrency} in flight for (c)${median}):\n`,
+  );
+  console.log(formatRows(rows));
+  console.log(
+    `\n* (a) with added latency sent to ${flags.sampleA} subscriptions only; its rate stands for` +
+      ' all N (extrapolated: N / rate seconds).\n' +
+      '  protocol: as the push service saw it negotiated (ALPN), with its number of connections;' +
+      ' "(b) send --all h2"\n  runs with PUSH_HTTP2=1.' +
+      ' RSS is the sender process alone; RSS MB is before sending, +peak MB the growth to its' +
+      ' peak.\n  (c): generateRequestDetails() sent with node:https or undici, cached VAPID' +
+      ' header, no store.',
+  );
+  console.log('\nCPU µs per message, and as a multiple of the crypto floor:\n');
+  console.log(formatCpu(rows));
+  console.log(
+    '\n  floor: ephemeral P-256 key + ECDH + HKDF + AES-128-GCM per message, one core, measured' +
+      ' in each sender process\n  (half just before sending, half just after), so it sees the' +
+      ' same machine load.\n  main thread: the sending thread alone, during the send' +
+      ' (/proc/self/task/<pid>/stat, to 10 ms).\n  all threads: the whole process during the' +
+      ' send (process.cpuUsage()), workers included.\n  process: the whole process from its' +
+      ' start (process.resourceUsage()), less the floor measurements,\n  minus the same' +
+      " sender's process sending to one subscription, per further message.",
+  );
+}
+
+/** The POST /api/subscriptions latency table. */
+export function printPosts(rows: PostLatency[]): void {
+  console.log(
+    '\nPOST /api/subscriptions (real server, one after another on one kept-alive connection,' +
+      ' after warm-up):\n',
+  );
+  const few = [...rows].sort((a, b) => a.stored - b.stored)[0];
+  const lines = rows.map((r) => [
+    String(r.stored),
+    String(r.posts),
+    r.p50.toFixed(1),
+    r.p99.toFixed(1),
+    few ? `${(r.p50 / few.p50).toFixed(2)}x` : '',
+    r.errors ? `${r.errors} not 201` : 'all 201',
+  ]);
+  const vs = `p50 vs ${few?.stored}`;
+  console.log(align([['stored', 'POSTs', 'p50 ms', 'p99 ms', vs, 'answers'], ...lines]));
+}
