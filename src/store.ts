@@ -60,7 +60,7 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
       }
       unsaved = [];
       image ??= createImage(Array.from(byEndpoint.values(), lineOf));
-      // Saves run one at a time, so the previous parts() are written and may be reused now.
+      // Saves run one at a time: no write of what parts() returned before is still in progress.
       await writeFileAtomic(file, image.parts(), 0o600);
       version = await versionOf(file);
     });
