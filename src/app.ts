@@ -75,7 +75,7 @@ export function createApp(deps: AppDeps) {
     const subscription = parseSubscription(await readJson(req, BODY_LIMIT), deps.allowlist);
     const outcome = await pass.add(subscription);
     const host = hostOf(subscription.endpoint);
-    log(`subscription ${outcome}: ${host} (${store.list().length} stored)`);
+    log(`subscription ${outcome}: ${host} (${store.size()} stored)`);
     const summary = await deliver(deps, [subscription], WELCOME);
     const welcome = { delivered: summary.delivered === 1, removed: summary.removed === 1 };
     for (const failure of summary.failed) {

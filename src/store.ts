@@ -2,11 +2,14 @@ import { stat } from 'node:fs/promises';
 import { ConfigError, HttpError } from './errors.ts';
 import { readIfExists, writeFileAtomic } from './files.ts';
 import { withLock } from './lock.ts';
+import { createImage, type StoreImage } from './store-image.ts';
 import { parseShape, type Subscription } from './subscription.ts';
 
 /** The subscriptions in subscription.json: newest last, one per endpoint, every write on disk before it resolves. */
 export interface SubscriptionStore {
   list(): Subscription[];
+  /** How many are stored, without copying the list. */
+  size(): number;
   latest(): Subscription | undefined;
   get(endpoint: string): Subscription | undefined;
   /** Adds or replaces (and moves to newest) the subscription for its endpoint. */
@@ -24,8 +27,7 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
   let byEndpoint = await readStore(file);
   let version = await versionOf(file);
   let unsaved: Change[] = [];
-  // Each subscription's JSON line, encoded once (entries are immutable) and written with writev:
-  // rebuilding one 2 MB string per write made each write 2-4x slower at 10,000 (bench/RESULTS.md).
+  // Each subscription's JSON line, encoded once (entries are immutable).
   const lines = new WeakMap<Subscription, Buffer>();
   const lineOf = (subscription: Subscription): Buffer => {
     const cached = lines.get(subscription);
@@ -34,6 +36,10 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
     lines.set(subscription, line);
     return line;
   };
+  // The file's next content, changed along with the map; built from the map at the first write
+  // and after the file changed underneath.
+  let image: StoreImage | undefined;
+  let newest = lastOf(byEndpoint);
 
   const apply = (map: Map<string, Subscription>, change: Change): boolean => {
     if ('remove' in change) return map.delete(change.remove);
@@ -49,9 +55,13 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
         const fresh = await readStore(file);
         for (const change of unsaved) apply(fresh, change);
         byEndpoint = fresh;
+        newest = lastOf(byEndpoint);
+        image = undefined;
       }
       unsaved = [];
-      await writeFileAtomic(file, serialize([...byEndpoint.values()].map(lineOf)), 0o600);
+      image ??= createImage(Array.from(byEndpoint.values(), lineOf));
+      // Saves run one at a time: no write of what parts() returned before is still in progress.
+      await writeFileAtomic(file, image.parts(), 0o600);
       version = await versionOf(file);
     });
 
@@ -59,7 +69,16 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
   let inFlight: Promise<void> = Promise.resolve();
   let next: Promise<void> | undefined;
   const change = (c: Change): { existed: boolean; saved: Promise<void> } => {
+    const old = byEndpoint.get('add' in c ? c.add.endpoint : c.remove);
     const existed = apply(byEndpoint, c);
+    // Every stored entry is in the image when there is one, so its line is cached.
+    if (old && image && !image.remove(lineOf(old))) image = undefined;
+    if ('add' in c) {
+      image?.append(lineOf(c.add));
+      newest = c.add;
+    } else if (old === newest) {
+      newest = lastOf(byEndpoint);
+    }
     unsaved.push(c);
     next ??= inFlight.then(() => {
       next = undefined;
@@ -74,7 +93,8 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
 
   return {
     list: () => [...byEndpoint.values()],
-    latest: () => [...byEndpoint.values()].at(-1),
+    size: () => byEndpoint.size,
+    latest: () => newest,
     get: (endpoint) => byEndpoint.get(endpoint),
     async add(subscription) {
       const { existed, saved } = change({ add: subscription });
@@ -106,20 +126,11 @@ async function readStore(file: string): Promise<Map<string, Subscription>> {
   return map;
 }
 
-const OPEN = Buffer.from('[\n');
-const SEPARATOR = Buffer.from(',\n');
-const CLOSE = Buffer.from('\n]\n');
-
-/** One subscription per line: readable, diff-able, and valid JSON. */
-function serialize(lines: Buffer[]): Buffer[] {
-  if (lines.length === 0) return [Buffer.from('[]\n')];
-  const parts: Buffer[] = [OPEN];
-  for (const line of lines) {
-    if (parts.length > 1) parts.push(SEPARATOR);
-    parts.push(line);
-  }
-  parts.push(CLOSE);
-  return parts;
+/** The newest entry: the map keeps insertion order, and has no cheaper way to its end. */
+function lastOf(map: Map<string, Subscription>): Subscription | undefined {
+  let last: Subscription | undefined;
+  for (const subscription of map.values()) last = subscription;
+  return last;
 }
 
 function parseFile(file: string, text: string | undefined): Subscription[] {

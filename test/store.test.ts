@@ -10,7 +10,7 @@ import { removeLeftoverTemps } from '../src/files.ts';
 import { type LockHolder, readLock, takeOver, withLock } from '../src/lock.ts';
 import { openStore } from '../src/store.ts';
 import type { Subscription } from '../src/subscription.ts';
-import { storedByEarlierVersion } from './support/hostile.ts';
+import { int, mulberry32, pick, storedByEarlierVersion } from './support/hostile.ts';
 import { tempDir } from './support/processes.ts';
 
 let root: string;
@@ -211,6 +211,79 @@ test('keeps entries stored before the stricter checks as they were, through late
   const d = subscription('d');
   await store.add(d);
   assert.deepEqual(await onDisk(file), [...legacy, d]);
+});
+
+/** The file as the store writes it for `subscriptions`: one per line, newest last. */
+function fileFor(subscriptions: readonly Subscription[]): string {
+  if (subscriptions.length === 0) return '[]\n';
+  return `[\n${subscriptions.map((s) => JSON.stringify(s)).join(',\n')}\n]\n`;
+}
+
+test('after many adds, replaces and removes, some from another process, the file is list() line by line', async () => {
+  const { file } = await storeFile();
+  const store = await openStore(file);
+  const r = mulberry32(0x5704e);
+  const names = Array.from({ length: 40 }, (_, i) => `mixed-${i}`);
+  // What the store should hold, by the same rules: a replaced entry moves to the end.
+  const expected = new Map<string, Subscription>();
+  const add = (s: Subscription) => {
+    expected.delete(s.endpoint);
+    expected.set(s.endpoint, s);
+  };
+  const drop = (gone: string[]) => {
+    for (const endpoint of gone) expected.delete(endpoint);
+    return gone;
+  };
+  for (let round = 0; round < 60; round++) {
+    if (round % 7 === 3) {
+      // The send CLI's way in: another store on the file, then ours re-reads it.
+      const other = await openStore(file);
+      await other.remove(drop(endpoints(other.list().filter(() => r() < 0.2))));
+    }
+    // Not awaited one by one: writes in progress while more changes come, coalesced.
+    const pending: Promise<unknown>[] = [];
+    for (let i = int(r, 6); i >= 0; i--) {
+      const choice = r();
+      const known = [...expected.values()];
+      if (choice < 0.5 || known.length === 0) {
+        const s = subscription(pick(r, names));
+        add(s);
+        pending.push(store.add(s));
+      } else if (choice < 0.65) {
+        const s = pick(r, known);
+        add(s); // the very same entry again, as a browser re-sending its subscription
+        pending.push(store.add(s));
+      } else if (choice < 0.95) {
+        pending.push(store.remove(drop(endpoints(known.filter(() => r() < 0.15)))));
+      } else {
+        // More removals at once than the image takes one by one.
+        pending.push(store.remove(drop(endpoints(known.slice(0, 20)))));
+      }
+    }
+    await Promise.all(pending);
+    const want = [...expected.values()];
+    assert.deepEqual(endpoints(store.list()), endpoints(want), `round ${round}`);
+    assert.equal(await readFile(file, 'utf8'), fileFor(store.list()), `round ${round}`);
+    assert.equal(store.latest(), want.at(-1));
+    assert.equal(store.size(), want.length);
+  }
+  assert.deepEqual((await openStore(file)).list(), store.list());
+});
+
+test('a replaced entry moves to the end of the file, and removing the newest makes the one before it latest', async () => {
+  const { file } = await storeFile();
+  const store = await openStore(file);
+  const [a, b, c] = [subscription('a'), subscription('b'), subscription('c')];
+  for (const s of [a, b, c]) await store.add(s);
+  const renewed = { ...subscription('a'), expirationTime: 1_900_000_000_000 };
+  await store.add(renewed);
+  assert.equal(await readFile(file, 'utf8'), fileFor([b, c, renewed]));
+  await store.remove([renewed.endpoint]);
+  assert.equal(store.latest(), c);
+  assert.equal(await readFile(file, 'utf8'), fileFor([b, c]));
+  await store.remove([b.endpoint, c.endpoint]);
+  assert.equal(store.latest(), undefined);
+  assert.equal(await readFile(file, 'utf8'), '[]\n');
 });
 
 /** A process id that was in use a moment ago and no longer is. */
