@@ -340,3 +340,64 @@ test('calls onProgress once per subscription with done and total', async () => {
     [4, 4],
   ]);
 });
+
+/** A subscription of `service` whose p256dh was edited by hand: no longer on the P-256 curve. */
+function offCurve(service: PushService) {
+  const subscription = service.subscribe();
+  const point = Buffer.from(subscription.keys.p256dh, 'base64url');
+  point[64] = (point[64] as number) ^ 1;
+  return { ...subscription, keys: { ...subscription.keys, p256dh: point.toString('base64url') } };
+}
+
+for (const [where, workers] of [
+  ['on the main thread', {}],
+  ['in the worker threads', { threshold: 1, size: 1 }],
+] as const) {
+  test(`fails a stored key off the P-256 curve at send time with its reason, ${where}`, async () => {
+    const bad = offCurve(one);
+    const good = one.subscribe();
+    const report = await pusher({ workers }).send([bad, good], note());
+    assert.equal(report.delivered, 1);
+    assert.deepEqual(report.failed, [
+      {
+        endpoint: bad.endpoint,
+        reason: '"keys.p256dh" must be an uncompressed point on the P-256 curve (65 bytes)',
+      },
+    ]);
+    assert.equal(arrived(one, bad.endpoint).length, 0, 'nothing sent for it');
+  });
+}
+
+test('a large send encrypts in worker threads: each message arrives once and decrypts', async () => {
+  const subscriptions = Array.from({ length: 150 }, (_, i) => (i % 3 ? one : two).subscribe());
+  const report = await pusher({ workers: { threshold: 100, size: 2 } }).send(
+    subscriptions,
+    note('from the pool'),
+    { urgency: 'high', topic: 'pool' },
+  );
+  assert.deepEqual(report, { delivered: 150, gone: [], failed: [] });
+  for (const { endpoint } of subscriptions) {
+    const messages = [...arrived(one, endpoint), ...arrived(two, endpoint)];
+    assert.equal(messages.length, 1, endpoint);
+    assert.equal(JSON.parse(messages[0]?.payload ?? '{}').body, 'from the pool');
+    assert.equal(messages[0]?.urgency, 'high');
+    assert.equal(messages[0]?.topic, 'pool');
+  }
+});
+
+test('when an encryption worker exits, its messages fail with the reason and the rest arrive', {
+  timeout: 30_000,
+}, async () => {
+  const entry = new URL('./support/exiting-encrypt-worker.ts', import.meta.url);
+  const sender = pusher({ workers: { threshold: 1, size: 1, entry } });
+  const subscriptions = Array.from({ length: 100 }, () => one.subscribe());
+  const report = await sender.send(subscriptions, note());
+  assert.equal(report.delivered + report.failed.length, 100, 'every message accounted for');
+  assert.ok(report.failed.length >= 32, `${report.failed.length} failed`);
+  for (const failure of report.failed) {
+    assert.match(failure.reason, /^encryption worker exited \(code 3\)/);
+    assert.equal(arrived(one, failure.endpoint).length, 0);
+  }
+  // The stand-in answers one batch per worker: more than 32 delivered means a replacement worked.
+  assert.ok(report.delivered > 32, `${report.delivered} delivered`);
+});
