@@ -80,7 +80,7 @@ export function createEncryptPool(options: EncryptPoolOptions = {}): EncryptPool
       if (index !== -1) slots.splice(index, 1);
       for (const job of jobs.values()) fail(job, closed ? 'not sent: shutting down' : reason);
       jobs.clear();
-      pump();
+      if (!closed) pump();
     };
     worker.on('error', (error) => die(`encryption worker failed: ${error.message}`));
     worker.on('exit', (code) => die(`encryption worker exited (code ${code}) before encrypting`));
@@ -123,7 +123,13 @@ export function createEncryptPool(options: EncryptPoolOptions = {}): EncryptPool
     async close() {
       closed = true;
       pump();
-      await Promise.all(slots.map(({ worker }) => worker.terminate()));
+      // Held open until each has exited: close() waits for those exits.
+      await Promise.all(
+        slots.map(({ worker }) => {
+          worker.ref();
+          return worker.terminate();
+        }),
+      );
     },
   };
 }
