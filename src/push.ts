@@ -59,7 +59,7 @@ export interface Pusher {
 }
 
 /** Requests in flight per push-service origin unless told otherwise. */
-export const DEFAULT_CONCURRENCY = 100;
+export const DEFAULT_CONCURRENCY = 160;
 /**
  * Sends to this many subscriptions or more encrypt in worker threads: starting one costs tens of
  * ms, so smaller sends (the welcome, `npm run send`) encrypt here (bench/RESULTS.md).
@@ -77,6 +77,8 @@ const RETRYABLE_SOCKET_ERRORS = new Set([
   'EPIPE',
   'UND_ERR_SOCKET',
   'UND_ERR_CLOSED',
+  // HTTP/2: the push service reset this one stream (RST_STREAM), not the whole connection.
+  'ERR_HTTP2_STREAM_ERROR',
 ]);
 
 /** Sends encrypted notifications with a cached VAPID header and bounded concurrency per origin. */
@@ -152,7 +154,7 @@ export function createPusher(options: PusherOptions): Pusher {
         if (code && TIMEOUT_ERRORS.has(code)) {
           return { endpoint, reason: `no answer within ${timeoutMs / 1000} s` };
         }
-        // A kept-alive connection the push service has closed: try once more on a new one.
+        // A kept-alive connection (or HTTP/2 stream) the push service has closed: try once more.
         if (attempt === 0 && code && RETRYABLE_SOCKET_ERRORS.has(code)) continue;
         return { endpoint, reason: code ? `${code}: ${(error as Error).message}` : String(error) };
       }

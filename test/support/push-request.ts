@@ -1,5 +1,10 @@
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+
+/** A request as node:http or node:http2's compatibility API hands it over. */
+type PushRequest = IncomingMessage | Http2ServerRequest;
+
 import { decryptAes128gcm } from './aes128gcm.ts';
 
 /** Verified RFC 8292 JWT claims. */
@@ -43,7 +48,7 @@ const messageOf = (error: unknown): string =>
 const prop = (o: unknown, key: string): unknown =>
   typeof o === 'object' && o !== null ? Reflect.get(o, key) : undefined;
 // Node already joins repeated custom headers with ", "; only set-cookie arrives as an array.
-const header = (req: IncomingMessage, name: string): string | undefined => {
+const header = (req: PushRequest, name: string): string | undefined => {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
 };
@@ -60,7 +65,7 @@ export interface CheckedPush extends Omit<PushMessage, 'payload'> {
  * Checks an RFC 8030 push request's headers and VAPID JWT (its `aud` must be `origin`) and reads
  * its body, without decrypting it: what every push service checks before it accepts a message.
  */
-export async function checkPush(req: IncomingMessage, origin: string): Promise<CheckedPush> {
+export async function checkPush(req: PushRequest, origin: string): Promise<CheckedPush> {
   if (req.method !== 'POST') refuse(405, 'push messages are POSTed (RFC 8030 §5)');
   const ttl = header(req, 'ttl') ?? '';
   if (!/^\d+$/.test(ttl)) refuse(400, 'TTL header missing or not an integer (RFC 8030 §5.2)');
@@ -84,7 +89,7 @@ export async function checkPush(req: IncomingMessage, origin: string): Promise<C
 
 /** Checks an RFC 8030 push request's headers, VAPID and body, and decrypts it for `keys`. */
 export async function readPush(
-  req: IncomingMessage,
+  req: PushRequest,
   origin: string,
   keys: ReceiverKeys,
 ): Promise<PushMessage> {
@@ -99,7 +104,7 @@ export async function readPush(
   return { payload, ...checked };
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
+async function readBody(req: PushRequest): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
