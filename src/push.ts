@@ -62,7 +62,7 @@ export interface Pusher {
 export const DEFAULT_CONCURRENCY = 160;
 /**
  * Sends to this many subscriptions or more encrypt in worker threads: starting one costs tens of
- * ms, so smaller sends (the welcome, `npm run send`) encrypt here (bench/RESULTS.md).
+ * ms, so smaller sends (the welcome, `npm run send`) encrypt here (docs/performance.md).
  */
 export const POOL_THRESHOLD = 200;
 // Keys sent to a worker at once, bodies back in one transferred buffer.
@@ -182,7 +182,8 @@ export function createPusher(options: PusherOptions): Pusher {
     );
     const workersPool = await pool;
     const batches: Promise<Bodies>[] = [];
-    // Batches are asked for shortly before they are needed: bodies wait in memory only briefly.
+    // Batches are asked for a little ahead of the requests that need them: the workers keep pace
+    // with sending without encrypting the whole send up front.
     const ahead = Math.ceil(concurrency / BATCH) + 2;
     return async (index) => {
       const batch = Math.floor(index / BATCH);
