@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createECDH, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { createEncryptPool, defaultPoolSize } from '../src/encrypt-pool.ts';
 import type { Subscription } from '../src/subscription.ts';
 import { decryptAes128gcm } from './support/aes128gcm.ts';
-import { ROOT } from './support/processes.ts';
+import { tempDir } from './support/processes.ts';
 
 const EXITING = new URL('./support/exiting-encrypt-worker.ts', import.meta.url);
 const payload = Buffer.from('{"title":"Test","body":"from a worker"}');
@@ -123,28 +125,32 @@ test('close() fails what is still queued with "shutting down"', async () => {
 });
 
 test('an idle pool that was never closed does not keep the process alive', async () => {
-  const script = `
-    import { createEncryptPool } from './src/encrypt-pool.ts';
+  const dir = await tempDir('swps-pool-');
+  const script = join(dir, 'idle-pool.mjs');
+  const pool = new URL('../src/encrypt-pool.ts', import.meta.url).href;
+  await writeFile(
+    script,
+    `import { createEncryptPool } from ${JSON.stringify(pool)};
     import { createECDH, randomBytes } from 'node:crypto';
     const p256dh = createECDH('prime256v1').generateKeys().toString('base64url');
     const keys = { p256dh, auth: randomBytes(16).toString('base64url') };
     const pool = createEncryptPool({ size: 1 });
-    const [body] = await pool.encrypt(Buffer.from('x'), [{ endpoint: 'https://x/', expirationTime: null, keys }]);
-    console.log(Buffer.isBuffer(body) ? 'encrypted' : body);
-  `;
-  const child = spawn(
-    process.execPath,
-    [...process.execArgv, '--input-type=module', '-e', script],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    const subscription = { endpoint: 'https://push.example.com/', expirationTime: null, keys };
+    const [body] = await pool.encrypt(Buffer.from('x'), [subscription]);
+    console.log(Buffer.isBuffer(body) ? 'encrypted' : body);`,
   );
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    output += chunk;
-  });
-  const [code] = await once(child, 'exit');
-  assert.equal(code, 0);
-  assert.equal(output, 'encrypted\n');
+  try {
+    const child = spawn(process.execPath, [...process.execArgv, script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0);
+    assert.equal(output, 'encrypted\n');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
