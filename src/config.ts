@@ -23,6 +23,8 @@ export interface Config {
   };
   readonly pushAllowedHosts: readonly HostRule[];
   readonly rateLimit: number;
+  /** Offer HTTP/2 to push services (PUSH_HTTP2=1); HTTP/1.1 otherwise. */
+  readonly pushHttp2: boolean;
   readonly sendToken?: string;
   readonly sendTokenFile: string;
   /** Extra DNS names for the server's certificate (TLS_NAMES), lower-cased. */
@@ -72,6 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...extraHosts.map((entry) => parseHostRule(entry)),
     ]),
     rateLimit: integer(env, 'RATE_LIMIT', 60, 0, 1_000_000),
+    pushHttp2: integer(env, 'PUSH_HTTP2', 0, 0, 1) === 1,
     sendToken: text(env.SEND_TOKEN),
     sendTokenFile: resolve(text(env.SEND_TOKEN_FILE) ?? 'send-token'),
     tlsNames: Object.freeze(dnsNames(env.TLS_NAMES)),

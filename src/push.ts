@@ -2,8 +2,9 @@ import { setMaxListeners } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import webpush from 'web-push';
 import type { HostRule } from './config.ts';
+import { encryptBody, encryptionProblem } from './encrypt.ts';
+import type { Bodies, EncryptPool } from './encrypt-pool.ts';
 import type { VapidKeys } from './keys.ts';
 import {
   DEFAULT_TTL,
@@ -12,7 +13,7 @@ import {
   type Notification,
 } from './notification.ts';
 import { readReason, retryAfterMs } from './push-response.ts';
-import { endpointProblem, type Subscription } from './subscription.ts';
+import { type Subscription, urlProblem } from './subscription.ts';
 import { Agent, request } from './undici.ts';
 import { createVapidHeaders } from './vapid-header.ts';
 
@@ -32,13 +33,17 @@ export interface Report {
 export interface PusherOptions {
   vapid: VapidKeys;
   allowlist: readonly HostRule[];
-  /** Requests in flight per push-service origin. */
+  /** Requests in flight per push-service origin: streams on HTTP/2, connections on HTTP/1.1. */
   concurrency?: number;
   timeoutMs?: number;
   /** How often a 429/503 with Retry-After is retried. */
   maxRetries?: number;
   /** The longest Retry-After honoured; a longer one is a failure. */
   maxRetryAfterMs?: number;
+  /** Offer HTTP/2 to push services (PUSH_HTTP2); ignored with a `dispatcher`. */
+  http2?: boolean;
+  /** Sends to at least `threshold` subscriptions encrypt in `size` worker threads. */
+  workers?: { threshold?: number; size?: number; entry?: URL };
   dispatcher?: Dispatcher;
   now?: () => number;
 }
@@ -54,7 +59,14 @@ export interface Pusher {
 }
 
 /** Requests in flight per push-service origin unless told otherwise. */
-export const DEFAULT_CONCURRENCY = 100;
+export const DEFAULT_CONCURRENCY = 160;
+/**
+ * Sends to this many subscriptions or more encrypt in worker threads: starting one costs tens of
+ * ms, so smaller sends (the welcome, `npm run send`) encrypt here (docs/performance.md).
+ */
+export const POOL_THRESHOLD = 200;
+// Keys sent to a worker at once, bodies back in one transferred buffer.
+const BATCH = 32;
 const TIMEOUT_ERRORS = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
@@ -65,6 +77,8 @@ const RETRYABLE_SOCKET_ERRORS = new Set([
   'EPIPE',
   'UND_ERR_SOCKET',
   'UND_ERR_CLOSED',
+  // HTTP/2: the push service reset this one stream (RST_STREAM), not the whole connection.
+  'ERR_HTTP2_STREAM_ERROR',
 ]);
 
 /** Sends encrypted notifications with a cached VAPID header and bounded concurrency per origin. */
@@ -76,49 +90,39 @@ export function createPusher(options: PusherOptions): Pusher {
     timeoutMs = 10_000,
     maxRetries = 2,
   } = options;
-  const { maxRetryAfterMs = 60_000, now = Date.now } = options;
+  const { maxRetryAfterMs = 60_000, now = Date.now, workers = {} } = options;
+  const { threshold = POOL_THRESHOLD } = workers;
   const dispatcher =
-    options.dispatcher ?? new Agent({ connections: concurrency, connectTimeout: timeoutMs });
+    options.dispatcher ??
+    new Agent({
+      connections: concurrency,
+      connectTimeout: timeoutMs,
+      allowH2: options.http2 ?? false,
+    });
   const authorization = createVapidHeaders(vapid, now);
   // close() cuts pauses and requests in flight: a stalled push service must not delay shutdown.
   const closing = new AbortController();
   // One abort listener per request in flight, to every origin: not a leak.
   setMaxListeners(0, closing.signal);
+  let pool: Promise<EncryptPool> | undefined;
 
   async function deliver(
-    subscription: Subscription,
-    payload: string,
-    delivery: DeliveryOptions,
-    origin: { audience: string; pausedUntil: number },
+    { subscription, origin, path }: Target,
+    body: Buffer,
+    headers: Record<string, string>,
+    pace: { pausedUntil: number },
   ): Promise<Failure | 'delivered' | 'gone'> {
     const { endpoint } = subscription;
-    const problem = endpointProblem(endpoint, allowlist);
-    if (problem) return { endpoint, reason: problem };
-    const requestOptions = {
-      TTL: delivery.ttl ?? DEFAULT_TTL,
-      ...(delivery.urgency ? { urgency: delivery.urgency } : {}),
-      ...(delivery.topic ? { topic: delivery.topic } : {}),
-      headers: { Authorization: authorization(origin.audience) },
-      // Without null here web-push would sign a new JWT and overwrite our cached header
-      // (its typings do not admit null, though its code documents it).
-      vapidDetails: null,
-    } as unknown as webpush.RequestOptions;
-    const details: webpush.RequestDetails = webpush.generateRequestDetails(
-      subscription,
-      payload,
-      requestOptions,
-    );
-    const requestHeaders = Object.fromEntries(
-      Object.entries(details.headers).map(([name, value]) => [name, String(value)]),
-    );
     for (let attempt = 0; ; attempt++) {
       try {
-        const wait = origin.pausedUntil - now();
+        const wait = pace.pausedUntil - now();
         if (wait > 0) await sleep(wait, undefined, { signal: closing.signal });
-        const response = await request(endpoint, {
+        const response = await request({
+          origin,
+          path,
           method: 'POST',
-          headers: requestHeaders,
-          body: details.body ?? undefined,
+          headers,
+          body,
           dispatcher,
           // undici's own per-connection timers: a new AbortSignal.timeout (and .any) per message
           // cost about 70 µs of CPU and extra GC at 10,000 messages (bench/RESULTS.md).
@@ -139,7 +143,7 @@ export function createPusher(options: PusherOptions): Pusher {
           const pause = retryAfter ?? 1000 * 2 ** attempt;
           if (pause <= maxRetryAfterMs) {
             // Slow down every request to this push service, not only this one.
-            origin.pausedUntil = Math.max(origin.pausedUntil, now() + pause);
+            pace.pausedUntil = Math.max(pace.pausedUntil, now() + pause);
             continue;
           }
         }
@@ -150,56 +154,135 @@ export function createPusher(options: PusherOptions): Pusher {
         if (code && TIMEOUT_ERRORS.has(code)) {
           return { endpoint, reason: `no answer within ${timeoutMs / 1000} s` };
         }
-        // A kept-alive connection the push service has closed: try once more on a new one.
+        // A kept-alive connection (or HTTP/2 stream) the push service has closed: try once more.
         if (attempt === 0 && code && RETRYABLE_SOCKET_ERRORS.has(code)) continue;
         return { endpoint, reason: code ? `${code}: ${(error as Error).message}` : String(error) };
       }
     }
   }
 
+  /** Where each target's body comes from: this thread for a small send, the workers for a large one. */
+  async function bodySource(
+    payload: Buffer,
+    targets: readonly Target[],
+    large: boolean,
+  ): Promise<(index: number) => Promise<Buffer | string>> {
+    if (!large) {
+      return async (index) => {
+        const { keys } = (targets[index] as Target).subscription;
+        try {
+          return encryptBody(payload, keys.p256dh, keys.auth);
+        } catch (error) {
+          return encryptionProblem(error);
+        }
+      };
+    }
+    pool ??= import('./encrypt-pool.ts').then(({ createEncryptPool }) =>
+      createEncryptPool(workers),
+    );
+    const workersPool = await pool;
+    const batches: Promise<Bodies>[] = [];
+    // Batches are asked for a little ahead of the requests that need them: the workers keep pace
+    // with sending without encrypting the whole send up front.
+    const ahead = Math.ceil(concurrency / BATCH) + 2;
+    return async (index) => {
+      const batch = Math.floor(index / BATCH);
+      for (let k = batch; k <= batch + ahead && k * BATCH < targets.length; k++) {
+        batches[k] ??= workersPool.encrypt(
+          payload,
+          targets.slice(k * BATCH, (k + 1) * BATCH).map((target) => target.subscription),
+        );
+      }
+      const bodies = await (batches[batch] as Promise<Bodies>);
+      return bodies[index % BATCH] as Buffer | string;
+    };
+  }
+
   return {
     async send(subscriptions, notification, delivery = {}, onProgress) {
-      const payload = encodePayload(notification);
+      const payload = Buffer.from(encodePayload(notification));
       const report: Report = { delivered: 0, gone: [], failed: [] };
       let done = 0;
-      const runOrigin = async (audience: string, queue: Subscription[]) => {
-        const origin = { audience, pausedUntil: 0 };
+      const account = (endpoint: string, outcome: Failure | 'delivered' | 'gone') => {
+        if (outcome === 'delivered') report.delivered++;
+        else if (outcome === 'gone') report.gone.push(endpoint);
+        else report.failed.push(outcome);
+        onProgress?.(++done, subscriptions.length);
+      };
+      // RFC 8030 §5 and RFC 8291 §4: the same for every message of this send.
+      const common: Record<string, string> = {
+        TTL: String(delivery.ttl ?? DEFAULT_TTL),
+        'Content-Encoding': 'aes128gcm',
+        'Content-Type': 'application/octet-stream',
+        Urgency: delivery.urgency ?? 'normal',
+        ...(delivery.topic ? { Topic: delivery.topic } : {}),
+      };
+      const large = subscriptions.length >= threshold;
+      const runOrigin = async (audience: string, targets: Target[]) => {
+        const headers = { ...common, Authorization: authorization(audience) };
+        const bodyOf = await bodySource(payload, targets, large);
+        const pace = { pausedUntil: 0 };
         let next = 0;
         const worker = async () => {
-          while (next < queue.length) {
-            const subscription = queue[next++] as Subscription;
-            const outcome = await deliver(subscription, payload, delivery, origin).catch(
-              (error: unknown) => ({ endpoint: subscription.endpoint, reason: String(error) }),
-            );
-            if (outcome === 'delivered') report.delivered++;
-            else if (outcome === 'gone') report.gone.push(subscription.endpoint);
-            else report.failed.push(outcome);
-            onProgress?.(++done, subscriptions.length);
+          while (next < targets.length) {
+            const index = next++;
+            const target = targets[index] as Target;
+            const { endpoint } = target.subscription;
+            const outcome = await bodyOf(index)
+              .then((body) =>
+                typeof body === 'string'
+                  ? { endpoint, reason: body }
+                  : deliver(target, body, headers, pace),
+              )
+              .catch((error: unknown) => ({ endpoint, reason: String(error) }));
+            account(endpoint, outcome);
           }
         };
-        await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+        await Promise.all(Array.from({ length: Math.min(concurrency, targets.length) }, worker));
       };
-      const groups = groupByOrigin(subscriptions);
-      await Promise.all([...groups].map(([audience, queue]) => runOrigin(audience, queue)));
+      const { groups, refused } = groupByOrigin(subscriptions, allowlist);
+      for (const failure of refused) account(failure.endpoint, failure);
+      await Promise.all([...groups].map(([audience, targets]) => runOrigin(audience, targets)));
       return report;
     },
     async close() {
       closing.abort();
+      const closingPool = pool?.then((workersPool) => workersPool.close());
       if (!options.dispatcher) await dispatcher.close();
+      await closingPool;
     },
   };
 }
 
-function groupByOrigin(subscriptions: readonly Subscription[]): Map<string, Subscription[]> {
-  const groups = new Map<string, Subscription[]>();
+/** A subscription with its endpoint parsed once: the push service's origin and the path. */
+interface Target {
+  subscription: Subscription;
+  origin: string;
+  path: string;
+}
+
+/** Groups by push-service origin; endpoints that may not be pushed to fail without a request. */
+function groupByOrigin(subscriptions: readonly Subscription[], allowlist: readonly HostRule[]) {
+  const groups = new Map<string, Target[]>();
+  const refused: Failure[] = [];
   for (const subscription of subscriptions) {
-    let origin = 'invalid:';
+    const { endpoint } = subscription;
+    let url: URL;
     try {
-      origin = new URL(subscription.endpoint).origin;
-    } catch {}
-    const group = groups.get(origin);
-    if (group) group.push(subscription);
-    else groups.set(origin, [subscription]);
+      url = new URL(endpoint);
+    } catch {
+      refused.push({ endpoint, reason: '"endpoint" is not a URL' });
+      continue;
+    }
+    const problem = urlProblem(url, allowlist);
+    if (problem) {
+      refused.push({ endpoint, reason: problem });
+      continue;
+    }
+    const target = { subscription, origin: url.origin, path: `${url.pathname}${url.search}` };
+    const group = groups.get(url.origin);
+    if (group) group.push(target);
+    else groups.set(url.origin, [target]);
   }
-  return groups;
+  return { groups, refused };
 }

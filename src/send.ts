@@ -32,7 +32,11 @@ export async function sendFromDisk(
   if (!store.latest()) throw new HttpError(409, NO_SUBSCRIPTION);
   const keys = await loadKeys(config);
   if (!keys) throw new ConfigError(`no VAPID keys in ${config.vapidFile}: start the server first`);
-  const pusher = createPusher({ vapid: keys, allowlist: config.pushAllowedHosts });
+  const pusher = createPusher({
+    vapid: keys,
+    allowlist: config.pushAllowedHosts,
+    http2: config.pushHttp2,
+  });
   try {
     return await sendToStored({ store, pusher }, request, onProgress);
   } finally {

@@ -73,7 +73,11 @@ export async function startServer(
   }
   const store = await openStore(config.subscriptionFile);
   await removeLeftoverTemps(config.subscriptionFile, log);
-  const pusher = createPusher({ vapid: keys, allowlist: config.pushAllowedHosts });
+  const pusher = createPusher({
+    vapid: keys,
+    allowlist: config.pushAllowedHosts,
+    http2: config.pushHttp2,
+  });
   const token = await loadSendToken(config);
   const failures = createRateLimiter(FAILED_AUTH_PER_MINUTE);
   const { key, cert } = certificate;

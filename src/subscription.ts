@@ -17,6 +17,9 @@ export interface Subscription {
 }
 
 const MAX_ENDPOINT_LENGTH = 2048;
+/** Why a p256dh key cannot be encrypted to. */
+export const P256_PROBLEM =
+  '"keys.p256dh" must be an uncompressed point on the P-256 curve (65 bytes)';
 // What earlier versions accepted (and stored, after removing the "="): still read from the file.
 const LENIENT_BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
 
@@ -26,12 +29,15 @@ const LENIENT_BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
  */
 export function parseSubscription(input: unknown, rules: readonly HostRule[]): Subscription {
   const subscription = readEntry(input, canonicalKey);
-  const { endpoint } = subscription;
+  const { endpoint, keys } = subscription;
   const problem =
     characterProblem(endpoint) ??
     endpointProblem(endpoint, rules) ??
     serializationProblem(endpoint);
   if (problem) throw value(problem);
+  // Checked here, not when the store is read: 17-35 µs per entry on every CLI start. An entry
+  // edited by hand fails at send time instead, with its own reason.
+  if (!isP256Point(Buffer.from(keys.p256dh, 'base64url'))) throw value(P256_PROBLEM);
   return subscription;
 }
 
@@ -77,9 +83,9 @@ function readEntry(
   if (Buffer.from(auth, 'base64url').length !== 16) {
     throw value('"keys.auth" must be exactly 16 bytes');
   }
-  if (!isP256Point(Buffer.from(p256dh, 'base64url'))) {
-    throw value('"keys.p256dh" must be an uncompressed point on the P-256 curve (65 bytes)');
-  }
+  // RFC 8291 §3.1: an uncompressed point; whether it is on the curve is left to the callers.
+  const point = Buffer.from(p256dh, 'base64url');
+  if (point.length !== 65 || point[0] !== 0x04) throw value(P256_PROBLEM);
   return { endpoint, expirationTime: expirationTime as number | null, keys: { p256dh, auth } };
 }
 
@@ -91,6 +97,11 @@ export function endpointProblem(endpoint: string, rules: readonly HostRule[]): s
   } catch {
     return '"endpoint" is not a URL';
   }
+  return urlProblem(url, rules);
+}
+
+/** endpointProblem for an endpoint already parsed. */
+export function urlProblem(url: URL, rules: readonly HostRule[]): string | undefined {
   if (url.protocol !== 'https:') return '"endpoint" must be an https: URL';
   if (url.username || url.password) return '"endpoint" must not contain user info';
   const bare = url.hostname.replace(/^\[|\]$/g, '');

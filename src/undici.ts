@@ -23,16 +23,9 @@ const dispatchRequest: (
   options: Dispatcher.RequestOptions,
 ) => Promise<Dispatcher.ResponseData> = require('undici/lib/api/api-request.js');
 
-export type RequestOptions = Omit<Dispatcher.RequestOptions, 'origin' | 'path'> & {
-  dispatcher: Dispatcher;
-};
+export type RequestOptions = Dispatcher.RequestOptions & { dispatcher: Dispatcher };
 
-/** undici's `request(url, options)`, with the dispatcher required. */
-export function request(url: string, options: RequestOptions): Promise<Dispatcher.ResponseData> {
-  const { origin, pathname, search } = new URL(url);
-  return dispatchRequest.call(options.dispatcher, {
-    ...options,
-    origin,
-    path: `${pathname}${search}`,
-  });
+/** undici's `request()`, given the origin and path (parsed once per subscription, not per request). */
+export function request(options: RequestOptions): Promise<Dispatcher.ResponseData> {
+  return dispatchRequest.call(options.dispatcher, options);
 }

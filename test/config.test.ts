@@ -98,6 +98,12 @@ test('loadConfig accepts the edges of each number range', () => {
   assert.equal(loadConfig({ RATE_LIMIT: '1000000' }).rateLimit, 1_000_000);
 });
 
+test('PUSH_HTTP2=1 offers HTTP/2 to push services; unset or 0 is HTTP/1.1', () => {
+  assert.equal(loadConfig({}).pushHttp2, false);
+  assert.equal(loadConfig({ PUSH_HTTP2: '0' }).pushHttp2, false);
+  assert.equal(loadConfig({ PUSH_HTTP2: '1' }).pushHttp2, true);
+});
+
 const badEnvironments: [NodeJS.ProcessEnv, RegExp][] = [
   [{ PORT: 'abc' }, /^PORT must be a whole number/],
   [{ PORT: '-1' }, /^PORT /],
@@ -107,6 +113,7 @@ const badEnvironments: [NodeJS.ProcessEnv, RegExp][] = [
   [{ HTTP_PORT: '70000' }, /^HTTP_PORT must be a whole number from 0 to 65535, not "70000"/],
   [{ RATE_LIMIT: '-1' }, /^RATE_LIMIT /],
   [{ RATE_LIMIT: 'many' }, /^RATE_LIMIT /],
+  [{ PUSH_HTTP2: 'yes' }, /^PUSH_HTTP2 must be a whole number from 0 to 1, not "yes"/],
   [{ VAPID_PUBLIC_KEY: 'pub' }, /VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY/],
   [{ VAPID_PRIVATE_KEY: 'priv' }, /VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY/],
   [

@@ -32,6 +32,7 @@ const ANSWER_WITHIN_MS = PUSH_TIMEOUT_MS + 10_000;
 let push: PushService;
 let server: ServerProcess;
 let dir: string;
+let ca: string;
 const faulty: Record<string, string> = {};
 const closers: (() => void)[] = [];
 const unhandled: unknown[] = [];
@@ -85,23 +86,33 @@ before(async () => {
   );
   faulty.refused = `127.0.0.1:${await freePort()}`;
 
-  dir = await tempDir('swps-faults-');
-  const caFile = join(dir, 'ca.pem');
-  await writeFile(caFile, `${push.ca}\n${pems.cert}`);
-  const hosts = [push.host, ...Object.values(faulty)].join(',');
-  server = await startServerProcess({
-    dir,
-    env: childEnv(push, { NODE_EXTRA_CA_CERTS: caFile, PUSH_ALLOWED_HOSTS: hosts }),
-  });
+  ca = `${push.ca}\n${pems.cert}`;
 });
 
 after(async () => {
-  await server?.stop('SIGKILL');
   for (const close of closers) close();
   await push?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
   process.off('unhandledRejection', onUnhandled);
 });
+
+/** Starts the server with PUSH_HTTP2 as given; its `after` stops it. */
+function useServer(http2: boolean): void {
+  before(async () => {
+    dir = await tempDir('swps-faults-');
+    const caFile = join(dir, 'ca.pem');
+    await writeFile(caFile, ca);
+    const hosts = [push.host, ...Object.values(faulty)].join(',');
+    const extra = { NODE_EXTRA_CA_CERTS: caFile, PUSH_ALLOWED_HOSTS: hosts };
+    server = await startServerProcess({
+      dir,
+      env: childEnv(push, { ...extra, PUSH_HTTP2: http2 ? '1' : '0' }),
+    });
+  });
+  after(async () => {
+    await server?.stop('SIGKILL');
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+}
 
 /** Listens on loopback; `after` closes it and every connection it still has. */
 async function listen(listener: Server): Promise<string> {
@@ -212,44 +223,65 @@ const FAULTS: Fault[] = [
   { does: 'refuses the connection', arrange: at('refused'), expect: { reason: /ECONNREFUSED/ } },
 ];
 
-// Side by side: the stall alone takes the pusher's 10 s timeout.
-describe('a push service that misbehaves', { concurrency: true }, () => {
-  for (const { does, arrange, expect } of FAULTS) {
-    test(`${does}: the subscribe answers 201 within ${ANSWER_WITHIN_MS / 1000} s, reports it and keeps the subscription`, async (t) => {
-      const subscription = arrange();
-      const answer = await subscribe(subscription);
-      assert.equal(answer.status, 201);
-      assert.equal(answer.subscription, 'created');
-      assert.ok(answer.ms < ANSWER_WITHIN_MS, `answered after ${answer.ms} ms`);
-      const { welcome } = answer;
-      t.diagnostic(`after ${answer.ms} ms: ${JSON.stringify(welcome.error ?? welcome)}`);
-      if (expect.delivered) {
-        assert.deepEqual(welcome, { delivered: true, removed: false });
-      } else {
-        assert.equal(welcome.delivered, false);
-        assert.equal(welcome.removed, false);
-        assert.equal(welcome.error?.host, new URL(subscription.endpoint).host);
-        if (expect.status) assert.equal(welcome.error?.status, expect.status);
-        if (expect.reason) assert.match(welcome.error?.reason ?? '', expect.reason);
-        assert.ok((welcome.error?.reason.length ?? 0) <= 300, 'a short reason');
-      }
-      assert.ok((await stored()).includes(subscription.endpoint), 'the subscription is kept');
+// The whole set over each protocol the server can speak to push services; the faulty servers
+// below speak HTTP/1.1 or less whatever is offered.
+for (const [http2, httpVersion] of [
+  [false, '1.1'],
+  [true, '2.0'],
+] as const) {
+  describe(`PUSH_HTTP2=${http2 ? 1 : 0}`, () => {
+    useServer(http2);
+    let received = 0;
+    before(() => {
+      received = push.received.length;
     });
-  }
-});
 
-test('after all that the server is up, logged each failure in one line and exits 0 on SIGTERM', async () => {
-  assert.deepEqual(unhandled, [], 'no unhandled rejection in the test process');
-  const page = await request(`${server.httpUrl}/`);
-  await page.body.text();
-  assert.equal(page.statusCode, 200);
-  // Memory stayed bounded through the endless body (VmHWM: the peak resident set).
-  const status = await readFile(`/proc/${server.child.pid}/status`, 'utf8').catch(() => '');
-  const peakKb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-  assert.ok(peakKb < 600 * 1024, `peak memory ${Math.round(peakKb / 1024)} MB`);
-  const output = server.output();
-  const failures = output.split('\n').filter((line) => /^welcome push to .* failed/.test(line));
-  assert.equal(failures.length, FAULTS.length - 1);
-  assert.doesNotMatch(output, /\n\s+at |Unhandled|internal error/);
-  assert.equal(await server.stop('SIGTERM'), 0);
-});
+    // Side by side: the stall alone takes the pusher's 10 s timeout.
+    describe('a push service that misbehaves', { concurrency: true }, () => {
+      for (const { does, arrange, expect } of FAULTS) {
+        test(`${does}: the subscribe answers 201 within ${ANSWER_WITHIN_MS / 1000} s, reports it and keeps the subscription`, async (t) => {
+          const subscription = arrange();
+          const answer = await subscribe(subscription);
+          assert.equal(answer.status, 201);
+          assert.equal(answer.subscription, 'created');
+          assert.ok(answer.ms < ANSWER_WITHIN_MS, `answered after ${answer.ms} ms`);
+          const { welcome } = answer;
+          t.diagnostic(`after ${answer.ms} ms: ${JSON.stringify(welcome.error ?? welcome)}`);
+          if (expect.delivered) {
+            assert.deepEqual(welcome, { delivered: true, removed: false });
+          } else {
+            assert.equal(welcome.delivered, false);
+            assert.equal(welcome.removed, false);
+            assert.equal(welcome.error?.host, new URL(subscription.endpoint).host);
+            if (expect.status) assert.equal(welcome.error?.status, expect.status);
+            if (expect.reason) assert.match(welcome.error?.reason ?? '', expect.reason);
+            assert.ok((welcome.error?.reason.length ?? 0) <= 300, 'a short reason');
+          }
+          assert.ok((await stored()).includes(subscription.endpoint), 'the subscription is kept');
+        });
+      }
+    });
+
+    test('after all that the server is up, logged each failure in one line and exits 0 on SIGTERM', async () => {
+      assert.deepEqual(unhandled, [], 'no unhandled rejection in the test process');
+      const page = await request(`${server.httpUrl}/`);
+      await page.body.text();
+      assert.equal(page.statusCode, 200);
+      // Memory stayed bounded through the endless body (VmHWM: the peak resident set).
+      const status = await readFile(`/proc/${server.child.pid}/status`, 'utf8').catch(() => '');
+      const peakKb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+      assert.ok(peakKb < 600 * 1024, `peak memory ${Math.round(peakKb / 1024)} MB`);
+      const output = server.output();
+      const failures = output.split('\n').filter((line) => /^welcome push to .* failed/.test(line));
+      assert.equal(failures.length, FAULTS.length - 1);
+      assert.doesNotMatch(output, /\n\s+at |Unhandled|internal error/);
+      assert.equal(await server.stop('SIGTERM'), 0);
+    });
+
+    test(`the welcome pushes that arrived came over HTTP/${httpVersion}`, () => {
+      const versions = push.received.slice(received).map((message) => message.httpVersion);
+      assert.ok(versions.length > 0);
+      assert.deepEqual(new Set(versions), new Set([httpVersion]));
+    });
+  });
+}

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { generateKeys, saveKeys } from '../src/keys.ts';
+import { POOL_THRESHOLD } from '../src/push.ts';
 import { postSubscription, useHarness } from './support/harness.ts';
 import { ROOT, runScript, type ServerProcess, STRIPS_TYPES } from './support/processes.ts';
 
@@ -43,6 +44,18 @@ describe('what each entry point loads', () => {
     const packages = packagesOf(loaded(sent.stderr));
     for (const name of ['web-push', 'undici']) assert.ok(packages.includes(name), name);
     for (const name of ['selfsigned', '@peculiar']) assert.ok(!packages.includes(name), name);
+    assert.match(sent.stderr, /^worker threads started: 0$/m, 'one message encrypts here');
+  });
+
+  test(`npm run send -- --all starts encryption workers for ${POOL_THRESHOLD} subscriptions`, async () => {
+    const dir = await newDir();
+    await saveKeys(join(dir, 'vapid.json'), generateKeys());
+    const many = Array.from({ length: POOL_THRESHOLD }, () => push().subscribe());
+    await writeFile(join(dir, 'subscription.json'), JSON.stringify(many));
+    const sent = await runScript('send', ['--all', 'To many'], { cwd: dir, env: env(listing) });
+    assert.equal(sent.code, 0, sent.stderr);
+    assert.equal(sent.stdout, `delivered ${POOL_THRESHOLD}\n`);
+    assert.match(sent.stderr, /^worker threads started: [1-4]$/m);
   });
 
   test("the server loads undici's Agent and request, not the rest of undici", async () => {

@@ -358,3 +358,9 @@ test('reads back stored entries that the stricter checks refuse, and names what 
   assert.equal(storedProblem(padded), undefined);
   assert.equal(storedProblem(parseSubscription(subscription(), defaults)), undefined);
 });
+
+test('reads back a stored p256dh off the curve, which fails at send time instead', () => {
+  const stored = parseShape(withKeys({ p256dh: offCurvePoint() }));
+  assert.equal(Buffer.from(stored.keys.p256dh, 'base64url').length, 65);
+  assert.throws(() => parseShape(withKeys({ p256dh: compressedPoint() })), /P-256/);
+});

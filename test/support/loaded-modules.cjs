@@ -1,7 +1,22 @@
-// Preloaded with `node --require` by test/loading.test.ts: when the process exits, prints the
-// package files it loaded (require.cache, which holds CommonJS files however they were loaded).
+// Preloaded with `node --require` by test/startup.test.ts: when the process exits, prints the
+// package files it loaded (require.cache, which holds CommonJS files however they were loaded),
+// and how many worker threads it started.
+const threads = require('node:worker_threads');
+const { syncBuiltinESMExports } = require('node:module');
+
+let started = 0;
+threads.Worker = class extends threads.Worker {
+  constructor(...args) {
+    super(...args);
+    started++;
+  }
+};
+// So that `import { Worker } from 'node:worker_threads'` gets the counting one too.
+syncBuiltinESMExports();
+
 process.on('exit', () => {
   const files = Object.keys(require.cache).filter((file) => file.includes('/node_modules/'));
   const names = files.map((file) => file.slice(file.lastIndexOf('/node_modules/') + 14));
   process.stderr.write(`loaded modules: ${JSON.stringify(names)}\n`);
+  process.stderr.write(`worker threads started: ${started}\n`);
 });

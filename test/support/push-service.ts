@@ -1,9 +1,13 @@
 import { createECDH, randomBytes, randomUUID } from 'node:crypto';
 import { once, setMaxListeners } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import {
+  constants,
+  createSecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+} from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +26,8 @@ export interface MintedSubscription {
 /** A message accepted with 201: payload, ttl, urgency?, topic?, claims, vapidPublicKey, authorization. */
 export interface Received extends PushMessage {
   endpoint: string;
+  /** '1.1' or '2.0': the protocol the request came over. */
+  httpVersion: string;
 }
 /** A request answered with an error status. */
 export interface Rejected {
@@ -48,6 +54,8 @@ export interface PushService {
   readonly maxInFlight: number;
   /** TCP connections accepted so far. */
   readonly connections: number;
+  /** The protocols requests came over ('1.1', '2.0'), each once. */
+  readonly protocols: string[];
   subscribe(): MintedSubscription;
   behave(target: string, behaviour: Behaviour | null, times?: number): void;
   waitFor(count: number, timeoutMs?: number): Promise<Received[]>;
@@ -79,7 +87,10 @@ export async function makeCertificate() {
   return { pems, dir, caFile };
 }
 
-/** Starts an HTTPS fake RFC 8030 push service that verifies VAPID and decrypts what it accepts. */
+/**
+ * Starts an HTTPS fake RFC 8030 push service that verifies VAPID and decrypts what it accepts. It
+ * speaks HTTP/2 to a client that offers it (ALPN) and HTTP/1.1 to the others, as push services do.
+ */
 export async function startPushService(
   options: { latencyMs?: number; host?: string } = {},
 ): Promise<PushService> {
@@ -98,16 +109,21 @@ export async function startPushService(
   let inFlight = 0;
   let maxInFlight = 0;
   let connections = 0;
+  const protocols = new Set<string>();
+  const sockets = new Set<Socket>();
 
-  const server = createServer({ key: pems.private, cert: pems.cert }, (req, res) => {
+  const tls = { key: pems.private, cert: pems.cert, allowHTTP1: true };
+  const server = createSecureServer(tls, (req, res) => {
     handle(req, res).catch((error: unknown) => {
       if (closing.signal.aborted) return; // the latency sleep was cut short by close()
       rejected.push({ endpoint: origin + (req.url ?? ''), status: 500, reason: String(error) });
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
-  server.on('connection', () => {
+  server.on('connection', (socket: Socket) => {
     connections++;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
   });
   server.listen(0, host);
   await once(server, 'listening');
@@ -126,15 +142,21 @@ export async function startPushService(
     return undefined;
   }
 
-  function answer(res: ServerResponse, rejection: Rejected, headers = {}, body?: string): void {
+  function answer(
+    res: Http2ServerResponse,
+    rejection: Rejected,
+    headers = {},
+    body?: string,
+  ): void {
     rejected.push(rejection);
     const type = body === undefined ? 'application/json' : 'text/plain';
     res.writeHead(rejection.status, { 'content-type': type, ...headers });
     res.end(body ?? JSON.stringify({ error: rejection.reason }));
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: Http2ServerRequest, res: Http2ServerResponse): Promise<void> {
     requests++;
+    protocols.add(req.httpVersion);
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     // 'close' fires once the response is sent or its socket destroyed (reset, stall, close()).
@@ -154,13 +176,17 @@ export async function startPushService(
     }
     const behaviour = takeBehaviour(endpoint);
     if (behaviour && 'stall' in behaviour) return; // never answered; close() destroys the socket
-    if (behaviour && 'reset' in behaviour) return void req.socket.destroy();
+    // HTTP/2 resets the one stream (RST_STREAM), HTTP/1.1 the connection it came on.
+    if (behaviour && 'reset' in behaviour) {
+      if (req.httpVersion === '2.0') return void req.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+      return void req.socket.destroy();
+    }
     if (behaviour) {
       const { status, retryAfter, body } = behaviour;
       const headers = retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) };
       return answer(res, { endpoint, status, reason: `behaviour ${status}` }, headers, body);
     }
-    received.push({ endpoint, ...message });
+    received.push({ endpoint, httpVersion: req.httpVersion, ...message });
     for (const wake of waiters) wake();
     // RFC 8030 §5: 201 Created, with the push message resource in Location.
     res.writeHead(201, { location: `${origin}/message/${randomUUID()}` }).end();
@@ -184,6 +210,9 @@ export async function startPushService(
     },
     get connections() {
       return connections;
+    },
+    get protocols() {
+      return [...protocols];
     },
     subscribe() {
       const ecdh = createECDH('prime256v1');
@@ -229,7 +258,7 @@ export async function startPushService(
       closing.abort();
       const closed = once(server, 'close');
       server.close();
-      server.closeAllConnections(); // stalled requests and idle keep-alive sockets alike
+      for (const socket of sockets) socket.destroy(); // stalled requests and idle sockets alike
       await closed;
       await rm(dir, { recursive: true, force: true });
     },
