@@ -96,7 +96,13 @@ export async function runSender(
   profileDir?: string,
 ): Promise<SenderResult> {
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-  const child = forkTs('./sender.ts', env, profile);
+  // Built, with plain node, as `npm run send` runs: under tsx its encryption workers would load
+  // tsx too (about 30 MB more at its peak).
+  const child = fork(fileURLToPath(new URL('../dist/bench/sender.js', import.meta.url)), [], {
+    execArgv: profile,
+    env,
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+  });
   const stderr = stderrOf(child);
   child.send(job);
   const result = await nextMessage<SenderResult>(

@@ -1,4 +1,5 @@
-// One sender, in its own process (forked by bench/run.ts) so its CPU time and peak RSS are its own.
+// One sender, in its own process (forked by bench/run.ts, built into dist/bench/ by npm run build) so
+// its CPU time and peak RSS are its own.
 // The runner passes SUBSCRIPTION_FILE, VAPID_FILE, PUSH_ALLOWED_HOSTS and NODE_EXTRA_CA_CERTS.
 import { readFile } from 'node:fs/promises';
 import webpush from 'web-push';
