@@ -60,6 +60,8 @@ export interface Pusher {
 
 /** Requests in flight per push-service origin unless told otherwise. */
 export const DEFAULT_CONCURRENCY = 160;
+// Node's HTTP/2 servers allow 100 concurrent streams unless they say otherwise.
+const STREAMS_PER_CONNECTION = 100;
 /**
  * Sends to this many subscriptions or more encrypt in worker threads: starting one costs tens of
  * ms, so smaller sends (the welcome, `npm run send`) encrypt here (docs/performance.md).
@@ -92,13 +94,7 @@ export function createPusher(options: PusherOptions): Pusher {
   } = options;
   const { maxRetryAfterMs = 60_000, now = Date.now, workers = {} } = options;
   const { threshold = POOL_THRESHOLD } = workers;
-  const dispatcher =
-    options.dispatcher ??
-    new Agent({
-      connections: concurrency,
-      connectTimeout: timeoutMs,
-      allowH2: options.http2 ?? false,
-    });
+  const dispatcher = options.dispatcher ?? createAgent(concurrency, timeoutMs, options.http2);
   const authorization = createVapidHeaders(vapid, now);
   // close() cuts pauses and requests in flight: a stalled push service must not delay shutdown.
   const closing = new AbortController();
@@ -129,6 +125,8 @@ export function createPusher(options: PusherOptions): Pusher {
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
           signal: closing.signal,
+          // Else undici sends one POST at a time on an HTTP/2 connection (see createAgent).
+          idempotent: options.http2 === true,
         });
         const status = response.statusCode;
         // RFC 8030 §7.3: 404/410 mean the subscription no longer exists. Only a failure's body is
@@ -262,6 +260,23 @@ interface Target {
 }
 
 /** Groups by push-service origin; endpoints that may not be pushed to fail without a request. */
+/**
+ * HTTP/1.1: one request per connection. HTTP/2: up to STREAMS_PER_CONNECTION streams share a
+ * connection (undici's `pipelining`, with requests marked idempotent: undici otherwise waits for
+ * each POST's answer before the next stream, or with pipelining 1 opens a connection per stream).
+ * So with PUSH_HTTP2=1 a push service that still answers in HTTP/1.1 gets pipelined requests.
+ */
+function createAgent(concurrency: number, timeoutMs: number, http2 = false): Dispatcher {
+  if (!http2) return new Agent({ connections: concurrency, connectTimeout: timeoutMs });
+  const streams = Math.min(concurrency, STREAMS_PER_CONNECTION);
+  return new Agent({
+    allowH2: true,
+    connections: Math.ceil(concurrency / streams),
+    pipelining: streams,
+    connectTimeout: timeoutMs,
+  });
+}
+
 function groupByOrigin(subscriptions: readonly Subscription[], allowlist: readonly HostRule[]) {
   const groups = new Map<string, Target[]>();
   const refused: Failure[] = [];

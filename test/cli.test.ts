@@ -9,8 +9,8 @@ import { generateKeys, saveKeys } from '../src/keys.ts';
 import { storedProblem } from '../src/subscription.ts';
 import { useHarness } from './support/harness.ts';
 import { storedByEarlierVersion } from './support/hostile.ts';
-import { type CliResult, runScript } from './support/processes.ts';
-import type { MintedSubscription } from './support/push-service.ts';
+import { type CliResult, childEnv, runScript } from './support/processes.ts';
+import { type MintedSubscription, startPushService } from './support/push-service.ts';
 
 const { push, env, newDir } = useHarness('swps-cli-');
 // Each test has its own directory and endpoints, so the CLIs can run side by side.
@@ -373,4 +373,29 @@ describe('npm run keys', parallel, () => {
     assert.match(result.stdout, /^Usage: npm run keys/);
     assert.equal(result.stderr, '');
   });
+});
+
+test('PUSH_HTTP2=1: send --all carries its requests as HTTP/2 streams on a few connections', async () => {
+  // Slow answers keep every request of the send in flight at once; 250 also takes the workers.
+  const slow = await startPushService({ latencyMs: 300 });
+  try {
+    const dir = await newDir();
+    await saveKeys(join(dir, 'vapid.json'), generateKeys('mailto:cli-test@example.com'));
+    const subs = Array.from({ length: 250 }, () => slow.subscribe());
+    await writeFile(join(dir, 'subscription.json'), JSON.stringify(subs));
+    const env = childEnv(slow, { PUSH_HTTP2: '1' });
+    const result = await runScript('send', ['--all', 'Hello'], { cwd: dir, env });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, 'delivered 250\n');
+    assert.deepEqual(
+      new Set(slow.received.map((message) => message.httpVersion)),
+      new Set(['2.0']),
+    );
+    // Up to 160 in flight, 100 streams a connection: two connections, not one per request, and
+    // not one request at a time on each.
+    assert.ok(slow.maxInFlight >= 100, `at most ${slow.maxInFlight} in flight at once`);
+    assert.ok(slow.connections <= 2, `${slow.connections} connections`);
+  } finally {
+    await slow.close();
+  }
 });
