@@ -122,7 +122,7 @@ export async function benchStartup(push: PushServer, minted: Minted, runs: numbe
   const lines = rss.map((row: RssRow) => [row.label, mib(row.startMiB), mib(row.idleMiB)]);
   console.log(align([['process', 'after start', 'after subscribe, idle 3 s'], ...lines]));
   console.log(
-    '\n  A first start keeps the certificate code it loaded (selfsigned) until it stops.',
+    '\n  A first start keeps the certificate code it loaded (@peculiar/x509) until it stops.',
   );
   printStartupTargets(cold, rss);
 }
