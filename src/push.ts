@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import type { HostRule } from './config.ts';
+import type { Config, HostRule } from './config.ts';
 import { encryptBody, encryptionProblem } from './encrypt.ts';
 import type { Bodies, EncryptPool } from './encrypt-pool.ts';
 import type { VapidKeys } from './keys.ts';
@@ -13,7 +13,7 @@ import {
   type Notification,
 } from './notification.ts';
 import { readReason, retryAfterMs } from './push-response.ts';
-import { type Subscription, urlProblem } from './subscription.ts';
+import { checkEndpoint, type Subscription } from './subscription.ts';
 import { Agent, request } from './undici.ts';
 import { createVapidHeaders } from './vapid-header.ts';
 
@@ -252,6 +252,11 @@ export function createPusher(options: PusherOptions): Pusher {
   };
 }
 
+/** The pusher of the server and `npm run send`: the allowlist and protocol as configured. */
+export function createConfiguredPusher(config: Config, vapid: VapidKeys): Pusher {
+  return createPusher({ vapid, allowlist: config.pushAllowedHosts, http2: config.pushHttp2 });
+}
+
 /** A subscription with its endpoint parsed once: the push service's origin and the path. */
 interface Target {
   subscription: Subscription;
@@ -259,7 +264,6 @@ interface Target {
   path: string;
 }
 
-/** Groups by push-service origin; endpoints that may not be pushed to fail without a request. */
 /**
  * HTTP/1.1: one request per connection. HTTP/2: up to STREAMS_PER_CONNECTION streams share a
  * connection (undici's `pipelining`, with requests marked idempotent: undici otherwise waits for
@@ -277,21 +281,15 @@ function createAgent(concurrency: number, timeoutMs: number, http2 = false): Dis
   });
 }
 
+/** Groups by push-service origin; endpoints that may not be pushed to fail without a request. */
 function groupByOrigin(subscriptions: readonly Subscription[], allowlist: readonly HostRule[]) {
   const groups = new Map<string, Target[]>();
   const refused: Failure[] = [];
   for (const subscription of subscriptions) {
     const { endpoint } = subscription;
-    let url: URL;
-    try {
-      url = new URL(endpoint);
-    } catch {
-      refused.push({ endpoint, reason: '"endpoint" is not a URL' });
-      continue;
-    }
-    const problem = urlProblem(url, allowlist);
-    if (problem) {
-      refused.push({ endpoint, reason: problem });
+    const url = checkEndpoint(endpoint, allowlist);
+    if (typeof url === 'string') {
+      refused.push({ endpoint, reason: url });
       continue;
     }
     const target = { subscription, origin: url.origin, path: `${url.pathname}${url.search}` };

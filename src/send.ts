@@ -2,7 +2,7 @@ import type { Config } from './config.ts';
 import { ConfigError, HttpError } from './errors.ts';
 import { loadKeys } from './keys.ts';
 import type { DeliveryOptions, Notification } from './notification.ts';
-import { createPusher, type Pusher } from './push.ts';
+import { createConfiguredPusher, type Pusher } from './push.ts';
 import type { SendRequest, SendSummary } from './send-request.ts';
 import { openStore, type SubscriptionStore } from './store.ts';
 import type { Subscription } from './subscription.ts';
@@ -32,11 +32,7 @@ export async function sendFromDisk(
   if (!store.latest()) throw new HttpError(409, NO_SUBSCRIPTION);
   const keys = await loadKeys(config);
   if (!keys) throw new ConfigError(`no VAPID keys in ${config.vapidFile}: start the server first`);
-  const pusher = createPusher({
-    vapid: keys,
-    allowlist: config.pushAllowedHosts,
-    http2: config.pushHttp2,
-  });
+  const pusher = createConfiguredPusher(config, keys);
   try {
     return await sendToStored({ store, pusher }, request, onProgress);
   } finally {

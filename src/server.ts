@@ -17,7 +17,7 @@ import { createPairing } from './pairing.ts';
 import { createPairingApi } from './pairing-api.ts';
 import { startupLines } from './pairing-banner.ts';
 import { lanOrigin } from './pairing-link.ts';
-import { createPusher } from './push.ts';
+import { createConfiguredPusher } from './push.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { createSendApi } from './send-api.ts';
 import { openSpentTokens } from './spent-tokens.ts';
@@ -73,11 +73,7 @@ export async function startServer(
   }
   const store = await openStore(config.subscriptionFile);
   await removeLeftoverTemps(config.subscriptionFile, log);
-  const pusher = createPusher({
-    vapid: keys,
-    allowlist: config.pushAllowedHosts,
-    http2: config.pushHttp2,
-  });
+  const pusher = createConfiguredPusher(config, keys);
   const token = await loadSendToken(config);
   const failures = createRateLimiter(FAILED_AUTH_PER_MINUTE);
   const { key, cert } = certificate;

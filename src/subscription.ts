@@ -91,17 +91,22 @@ function readEntry(
 
 /** Why an endpoint may not be pushed to, or undefined when it is on the allowlist. */
 export function endpointProblem(endpoint: string, rules: readonly HostRule[]): string | undefined {
+  const checked = checkEndpoint(endpoint, rules);
+  return typeof checked === 'string' ? checked : undefined;
+}
+
+/** The endpoint parsed, when it is on the allowlist; else why it may not be pushed to. */
+export function checkEndpoint(endpoint: string, rules: readonly HostRule[]): URL | string {
   let url: URL;
   try {
     url = new URL(endpoint);
   } catch {
     return '"endpoint" is not a URL';
   }
-  return urlProblem(url, rules);
+  return urlProblem(url, rules) ?? url;
 }
 
-/** endpointProblem for an endpoint already parsed. */
-export function urlProblem(url: URL, rules: readonly HostRule[]): string | undefined {
+function urlProblem(url: URL, rules: readonly HostRule[]): string | undefined {
   if (url.protocol !== 'https:') return '"endpoint" must be an https: URL';
   if (url.username || url.password) return '"endpoint" must not contain user info';
   const bare = url.hostname.replace(/^\[|\]$/g, '');
