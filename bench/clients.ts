@@ -4,8 +4,8 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Agent as UndiciAgent, request as undiciRequest } from 'undici';
 import webpush from 'web-push';
 import type { VapidKeys } from '../src/keys.ts';
-import type { Subscription } from '../src/subscription.ts';
-import { createVapidHeaders } from '../src/vapid-header.ts';
+import { createVapidHeaders } from '../src/push/vapid-header.ts';
+import type { Subscription } from '../src/store/subscription.ts';
 
 export type Client = 'https' | 'undici';
 type Post = (details: webpush.RequestDetails) => Promise<number>;

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_CONCURRENCY } from '../src/push.ts';
+import { DEFAULT_CONCURRENCY } from '../src/push/pusher.ts';
 import type { Client } from './clients.ts';
 
 export const HELP = `Usage: npm run bench -- [options]

@@ -1,6 +1,6 @@
 import { createECDH, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import type { Subscription } from '../src/subscription.ts';
+import type { Subscription } from '../src/store/subscription.ts';
 import type { SampleKeys } from './push-server.ts';
 
 /** Subscriptions as browsers would hand them out, and the receiving keys the push service keeps. */

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import type { Subscription } from '../src/subscription.ts';
+import type { Subscription } from '../src/store/subscription.ts';
 import { type ServerProcess, startServerProcess, tempDir } from '../test/support/processes.ts';
 import { writeSubscriptions } from './mint.ts';
 

@@ -2,9 +2,9 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
 import { ConfigError } from '../src/errors.ts';
-import { createPairing } from '../src/pairing.ts';
-import { linkLines } from '../src/pairing-banner.ts';
-import { lanOrigin } from '../src/pairing-link.ts';
+import { linkLines } from '../src/pairing/banner.ts';
+import { lanOrigin } from '../src/pairing/link.ts';
+import { createPairing } from '../src/pairing/tokens.ts';
 import { runCli } from './cli.ts';
 
 const HELP = `Usage: npm run pair

@@ -1,9 +1,9 @@
 // npm run send -- "message": push a notification to the latest (or every) subscription.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
-import { removeLeftoverTemps } from '../src/files.ts';
-import { createProgress } from '../src/progress.ts';
-import { MAX_BODY_CHARS, parseSendRequest, type SendSummary } from '../src/send-request.ts';
+import { createProgress } from '../src/push/progress.ts';
+import { MAX_BODY_CHARS, parseSendRequest, type SendSummary } from '../src/push/send-request.ts';
+import { removeLeftoverTemps } from '../src/store/files.ts';
 import { runCli, UsageError } from './cli.ts';
 import { readMessage } from './stdin.ts';
 
@@ -59,7 +59,7 @@ await runCli(HELP, async () => {
   // This CLI writes the store too (it removes gone subscriptions): it cleans up after a crash.
   await removeLeftoverTemps(config.subscriptionFile, (line) => console.error(line));
   // Loaded only now: --help and wrong usage answer without web-push and undici.
-  const { sendFromDisk } = await import('../src/send.ts');
+  const { sendFromDisk } = await import('../src/push/send.ts');
   // On a terminal only: a pipe or a log file gets nothing but the summary.
   const progress = createProgress({
     write: (text) => process.stderr.write(text),

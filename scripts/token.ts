@@ -1,8 +1,8 @@
 // npm run token: make the bearer token that enables POST /api/send.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
-import { readIfExists } from '../src/files.ts';
-import { createSendToken } from '../src/token.ts';
+import { createSendToken } from '../src/http/token.ts';
+import { readIfExists } from '../src/store/files.ts';
 import { runCli } from './cli.ts';
 
 const HELP = `Usage: npm run token -- [--force]

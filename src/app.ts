@@ -1,15 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Admission, ownerOnly } from './admission.ts';
 import type { HostRule } from './config.ts';
 import { HttpError } from './errors.ts';
-import { BODY_LIMIT, readJson, SECURITY_HEADERS, sendJson } from './http.ts';
-import type { Notification } from './notification.ts';
-import type { Pusher } from './push.ts';
-import type { RateLimiter } from './rate-limit.ts';
-import { deliver, hostOf } from './send.ts';
-import type { StaticFiles } from './static.ts';
-import type { SubscriptionStore } from './store.ts';
-import { parseSubscription } from './subscription.ts';
+import { BODY_LIMIT, readJson, SECURITY_HEADERS, sendJson } from './http/http.ts';
+import type { RateLimiter } from './http/rate-limit.ts';
+import type { StaticFiles } from './http/static.ts';
+import { type Admission, ownerOnly } from './pairing/admission.ts';
+import type { Notification } from './push/notification.ts';
+import type { Pusher } from './push/pusher.ts';
+import { deliver, hostOf } from './push/send.ts';
+import type { SubscriptionStore } from './store/store.ts';
+import { parseSubscription } from './store/subscription.ts';
 
 export interface AppDeps {
   store: SubscriptionStore;

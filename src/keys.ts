@@ -1,10 +1,10 @@
 import { createECDH } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import webpush from 'web-push';
-import { base64urlProblem, withoutPadding } from './canonical.ts';
 import type { Config } from './config.ts';
 import { ConfigError } from './errors.ts';
-import { readIfExists, writeFileAtomic } from './files.ts';
+import { base64urlProblem, withoutPadding } from './store/canonical.ts';
+import { readIfExists, writeFileAtomic } from './store/files.ts';
 
 /** The application server's VAPID identity (RFC 8292). */
 export interface VapidKeys {

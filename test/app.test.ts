@@ -9,12 +9,12 @@ import { after, before, test } from 'node:test';
 import { Agent } from 'undici';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
+import { createRateLimiter } from '../src/http/rate-limit.ts';
+import { createStatic } from '../src/http/static.ts';
 import { generateKeys } from '../src/keys.ts';
-import { createPusher } from '../src/push.ts';
-import { createRateLimiter } from '../src/rate-limit.ts';
-import { createStatic } from '../src/static.ts';
-import { openStore, type SubscriptionStore } from '../src/store.ts';
-import type { Subscription } from '../src/subscription.ts';
+import { createPusher } from '../src/push/pusher.ts';
+import { openStore, type SubscriptionStore } from '../src/store/store.ts';
+import type { Subscription } from '../src/store/subscription.ts';
 import { ROOT, tempDir } from './support/processes.ts';
 import {
   type MintedSubscription,

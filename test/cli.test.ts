@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { generateKeys, saveKeys } from '../src/keys.ts';
-import { storedProblem } from '../src/subscription.ts';
+import { storedProblem } from '../src/store/subscription.ts';
 import { useHarness } from './support/harness.ts';
 import { storedByEarlierVersion } from './support/hostile.ts';
 import { type CliResult, childEnv, runScript } from './support/processes.ts';

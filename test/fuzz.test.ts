@@ -12,13 +12,13 @@ import { Agent, Pool } from 'undici';
 import { createApp } from '../src/app.ts';
 import { type HostRule, loadConfig } from '../src/config.ts';
 import { HttpError } from '../src/errors.ts';
-import { BODY_LIMIT } from '../src/http.ts';
+import { BODY_LIMIT } from '../src/http/http.ts';
+import { createRateLimiter } from '../src/http/rate-limit.ts';
+import { createStatic } from '../src/http/static.ts';
 import { generateKeys } from '../src/keys.ts';
-import { createPusher, type Pusher } from '../src/push.ts';
-import { createRateLimiter } from '../src/rate-limit.ts';
-import { createStatic } from '../src/static.ts';
-import { openStore, type SubscriptionStore } from '../src/store.ts';
-import { parseSubscription } from '../src/subscription.ts';
+import { createPusher, type Pusher } from '../src/push/pusher.ts';
+import { openStore, type SubscriptionStore } from '../src/store/store.ts';
+import { parseSubscription } from '../src/store/subscription.ts';
 import {
   allowedEndpoints,
   bytes,

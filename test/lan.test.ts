@@ -57,7 +57,7 @@ describe('a LAN namespace', { skip: found.skip || found.missing || false, timeou
   });
 
   test('a process inside lists the LAN addresses as its own, as the server does', async () => {
-    const network = join(ROOT, 'dist/src/network.js');
+    const network = join(ROOT, 'dist/src/tls/network.js');
     const { line } = await inside(
       `const { lanAddresses } = await import(${JSON.stringify(network)}); console.log(JSON.stringify(lanAddresses()));`,
     );

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createPairing, PAIRING_TTL_MS } from '../src/pairing.ts';
+import { createPairing, PAIRING_TTL_MS } from '../src/pairing/tokens.ts';
 import { useHarness } from './support/harness.ts';
 import { type Lan, lanOrReason } from './support/lan.ts';
 import { type LanServer, startLanServer } from './support/lan-server.ts';

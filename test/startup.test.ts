@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { generateKeys, saveKeys } from '../src/keys.ts';
-import { POOL_THRESHOLD } from '../src/push.ts';
+import { POOL_THRESHOLD } from '../src/push/pusher.ts';
 import { postSubscription, useHarness } from './support/harness.ts';
 import { ROOT, runScript, type ServerProcess, STRIPS_TYPES } from './support/processes.ts';
 

@@ -1,4 +1,4 @@
-import { HttpError } from './errors.ts';
+import { HttpError } from '../errors.ts';
 
 /** Counts events per client address in one-minute windows. */
 export function createRateLimiter(perMinute: number, now: () => number = Date.now) {

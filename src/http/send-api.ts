@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError } from './errors.ts';
+import { HttpError } from '../errors.ts';
+import type { Pusher } from '../push/pusher.ts';
+import { sendToStored } from '../push/send.ts';
+import { parseSendRequest } from '../push/send-request.ts';
+import type { SubscriptionStore } from '../store/store.ts';
 import { BODY_LIMIT, mediaType, parseJson, readBody, sendJson } from './http.ts';
-import type { Pusher } from './push.ts';
 import { type RateLimiter, tooMany } from './rate-limit.ts';
-import { sendToStored } from './send.ts';
-import { parseSendRequest } from './send-request.ts';
-import type { SubscriptionStore } from './store.ts';
 import { tokenMatches } from './token.ts';
 
 export interface SendApiDeps {

@@ -1,13 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { HttpError } from './errors.ts';
-import { isLoopback } from './network.ts';
-import type { Pairing } from './pairing.ts';
-import { type RateLimiter, tooMany } from './rate-limit.ts';
-import { hostOf } from './send.ts';
+import { HttpError } from '../errors.ts';
+import { type RateLimiter, tooMany } from '../http/rate-limit.ts';
+import { hostOf } from '../push/send.ts';
+import type { SubscriptionStore } from '../store/store.ts';
+import type { Subscription } from '../store/subscription.ts';
+import { isLoopback } from '../tls/network.ts';
 import type { SpentTokens } from './spent-tokens.ts';
-import type { SubscriptionStore } from './store.ts';
-import type { Subscription } from './subscription.ts';
+import type { Pairing } from './tokens.ts';
 
 /** The right to store one subscription, granted by `Admission.check`. */
 export interface Pass {

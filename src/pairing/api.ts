@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpError } from '../errors.ts';
+import { sendJson } from '../http/http.ts';
 import { fromOwner } from './admission.ts';
-import { HttpError } from './errors.ts';
-import { sendJson } from './http.ts';
-import type { Pairing } from './pairing.ts';
-import { caFingerprint, caUrl, type LanOrigin, pairingUrl } from './pairing-link.ts';
+import { caFingerprint, caUrl, type LanOrigin, pairingUrl } from './link.ts';
 import { qrDataUrl } from './qr.ts';
+import type { Pairing } from './tokens.ts';
 
 export interface PairingApiDeps {
   pairing: Pairing;

@@ -1,6 +1,6 @@
-import type { MintedToken, Pairing } from './pairing.ts';
-import { caFingerprint, caUrl, type LanOrigin, pairingUrl } from './pairing-link.ts';
+import { caFingerprint, caUrl, type LanOrigin, pairingUrl } from './link.ts';
 import { qrTerminal } from './qr.ts';
+import type { MintedToken, Pairing } from './tokens.ts';
 
 /** What `npm run pair` prints, and the server on a terminal: the link, its QR code, the CA. */
 export async function linkLines(

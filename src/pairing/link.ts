@@ -1,8 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { readIfExists } from './files.ts';
-import { isLoopback, lanAddresses, lanUrls } from './network.ts';
+import { readIfExists } from '../store/files.ts';
+import { isLoopback, lanAddresses, lanUrls } from '../tls/network.ts';
 
 /** Where a phone reaches the server, or why it cannot: HOST is loopback, or no LAN address. */
 export type LanOrigin =

@@ -1,5 +1,5 @@
-import { ConfigError } from './errors.ts';
-import { readIfExists, writeFileAtomic } from './files.ts';
+import { ConfigError } from '../errors.ts';
+import { readIfExists, writeFileAtomic } from '../store/files.ts';
 
 /**
  * The pairing tokens already used, by nonce, each kept until it would have expired anyway. Kept on

@@ -2,8 +2,8 @@
 // subscription keys. Loaded only for large sends (src/push.ts).
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { Subscription } from '../store/subscription.ts';
 import type { EncryptBatch, EncryptedBatch } from './encrypt-worker.ts';
-import type { Subscription } from './subscription.ts';
 
 /** A body per subscription, in order, or the reason it could not be made. */
 export type Bodies = (Buffer | string)[];

@@ -1,7 +1,7 @@
 // RFC 8291 aes128gcm bodies, encrypted by web-push's own helper (the one generateRequestDetails
 // calls), for the main thread and the encryption workers alike.
 import { createRequire } from 'node:module';
-import { P256_PROBLEM } from './subscription.ts';
+import { P256_PROBLEM } from '../store/subscription.ts';
 
 type Encrypt = (
   p256dh: string,

@@ -2,18 +2,18 @@ import { setMaxListeners } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import type { Config, HostRule } from './config.ts';
+import type { Config, HostRule } from '../config.ts';
+import type { VapidKeys } from '../keys.ts';
+import { checkEndpoint, type Subscription } from '../store/subscription.ts';
 import { encryptBody, encryptionProblem } from './encrypt.ts';
 import type { Bodies, EncryptPool } from './encrypt-pool.ts';
-import type { VapidKeys } from './keys.ts';
 import {
   DEFAULT_TTL,
   type DeliveryOptions,
   encodePayload,
   type Notification,
 } from './notification.ts';
-import { readReason, retryAfterMs } from './push-response.ts';
-import { checkEndpoint, type Subscription } from './subscription.ts';
+import { readReason, retryAfterMs } from './response.ts';
 import { Agent, request } from './undici.ts';
 import { createVapidHeaders } from './vapid-header.ts';
 

@@ -1,6 +1,6 @@
 // The send options of `npm run send` and POST /api/send, checked by one parser for both. Light on
 // purpose: the CLI answers --help and wrong usage from here, before any sending code loads.
-import { HttpError } from './errors.ts';
+import { HttpError } from '../errors.ts';
 import type { DeliveryOptions, Notification, Urgency } from './notification.ts';
 
 export const APP_NAME = 'Simple Web Push';

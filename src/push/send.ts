@@ -1,11 +1,11 @@
-import type { Config } from './config.ts';
-import { ConfigError, HttpError } from './errors.ts';
-import { loadKeys } from './keys.ts';
+import type { Config } from '../config.ts';
+import { ConfigError, HttpError } from '../errors.ts';
+import { loadKeys } from '../keys.ts';
+import { openStore, type SubscriptionStore } from '../store/store.ts';
+import type { Subscription } from '../store/subscription.ts';
 import type { DeliveryOptions, Notification } from './notification.ts';
-import { createConfiguredPusher, type Pusher } from './push.ts';
+import { createConfiguredPusher, type Pusher } from './pusher.ts';
 import type { SendRequest, SendSummary } from './send-request.ts';
-import { openStore, type SubscriptionStore } from './store.ts';
-import type { Subscription } from './subscription.ts';
 
 const NO_SUBSCRIPTION = 'no subscription is stored yet: open the page and click Subscribe';
 

@@ -1,5 +1,5 @@
 import webpush from 'web-push';
-import type { VapidKeys } from './keys.ts';
+import type { VapidKeys } from '../keys.ts';
 
 const JWT_LIFETIME = 12 * 60 * 60;
 // Renewed an hour before expiry: well inside RFC 8292's 24 h, and Apple's "not more than hourly".

@@ -1,8 +1,8 @@
 import { stat } from 'node:fs/promises';
-import { ConfigError, HttpError } from './errors.ts';
+import { ConfigError, HttpError } from '../errors.ts';
 import { readIfExists, writeFileAtomic } from './files.ts';
+import { createImage, type StoreImage } from './image.ts';
 import { withLock } from './lock.ts';
-import { createImage, type StoreImage } from './store-image.ts';
 import { parseShape, type Subscription } from './subscription.ts';
 
 /** The subscriptions in subscription.json: newest last, one per endpoint, every write on disk before it resolves. */

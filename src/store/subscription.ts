@@ -1,13 +1,13 @@
 import { ECDH } from 'node:crypto';
 import { isIP } from 'node:net';
+import type { HostRule } from '../config.ts';
+import { HttpError } from '../errors.ts';
 import {
   base64urlProblem,
   characterProblem,
   serializationProblem,
   withoutPadding,
 } from './canonical.ts';
-import type { HostRule } from './config.ts';
-import { HttpError } from './errors.ts';
 
 /** A browser's PushSubscription as we store it: nothing more, nothing less. */
 export interface Subscription {

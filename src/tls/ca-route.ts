@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError } from './errors.ts';
+import { HttpError } from '../errors.ts';
 
 /**
  * GET /ca.crt: the local CA's certificate (certs/ca.pem, as the server last read it), typed so that iOS

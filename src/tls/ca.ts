@@ -1,8 +1,8 @@
 import type { X509Certificate } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError } from './errors.ts';
-import { readIfExists, writeFileAtomic } from './files.ts';
+import { ConfigError } from '../errors.ts';
+import { readIfExists, writeFileAtomic } from '../store/files.ts';
 import { permittedBy } from './name-constraints.ts';
 import { day, keyMatches, parseCertificate } from './pem.ts';
 

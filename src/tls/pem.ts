@@ -1,5 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../errors.ts';
 
 /** A PEM certificate, parsed; anything else is a ConfigError with `message`. */
 export function parseCertificate(pem: string, message: string): X509Certificate {

@@ -1,5 +1,5 @@
 import type { Server } from 'node:https';
-import type { ServerTls } from './tls.ts';
+import type { ServerTls } from './certificate.ts';
 
 /** The certificate an HTTPS server is serving, and how to swap it while it runs. */
 export interface ReloadableTls {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createRateLimiter } from '../src/rate-limit.ts';
+import { createRateLimiter } from '../../src/http/rate-limit.ts';
 
 /** A clock the test moves by hand. */
 function clock(start = 1_000_000) {

@@ -5,15 +5,15 @@ import type { IncomingMessage } from 'node:http';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { createAdmission } from '../src/admission.ts';
-import { HttpError } from '../src/errors.ts';
-import { createPairing } from '../src/pairing.ts';
-import { createRateLimiter } from '../src/rate-limit.ts';
-import { openSpentTokens } from '../src/spent-tokens.ts';
-import { openStore, type SubscriptionStore } from '../src/store.ts';
-import { parseShape, type Subscription } from '../src/subscription.ts';
-import { tempDir } from './support/processes.ts';
-import { type PushService, startPushService } from './support/push-service.ts';
+import { HttpError } from '../../src/errors.ts';
+import { createRateLimiter } from '../../src/http/rate-limit.ts';
+import { createAdmission } from '../../src/pairing/admission.ts';
+import { openSpentTokens } from '../../src/pairing/spent-tokens.ts';
+import { createPairing } from '../../src/pairing/tokens.ts';
+import { openStore, type SubscriptionStore } from '../../src/store/store.ts';
+import { parseShape, type Subscription } from '../../src/store/subscription.ts';
+import { tempDir } from '../support/processes.ts';
+import { type PushService, startPushService } from '../support/push-service.ts';
 
 // The rule itself, on requests as node:http hands them over: a socket address and headers.
 let dir: string;

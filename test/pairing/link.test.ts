@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { lanOrigin, pairingUrl } from '../src/pairing-link.ts';
+import { lanOrigin, pairingUrl } from '../../src/pairing/link.ts';
 
 const ADDRESSES = ['192.168.1.20', 'fd00::20'];
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { openSpentTokens } from '../src/spent-tokens.ts';
-import { tempDir } from './support/processes.ts';
+import { openSpentTokens } from '../../src/pairing/spent-tokens.ts';
+import { tempDir } from '../support/processes.ts';
 
 let dir: string;
 before(async () => {

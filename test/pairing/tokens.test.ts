@@ -3,9 +3,9 @@ import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ConfigError } from '../src/errors.ts';
-import { createPairing, PAIRING_TTL_MS } from '../src/pairing.ts';
-import { tempDir } from './support/processes.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { createPairing, PAIRING_TTL_MS } from '../../src/pairing/tokens.ts';
+import { tempDir } from '../support/processes.ts';
 
 let dir: string;
 let keyFile: string;

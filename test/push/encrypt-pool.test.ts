@@ -5,12 +5,12 @@ import { once } from 'node:events';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createEncryptPool, defaultPoolSize } from '../src/encrypt-pool.ts';
-import type { Subscription } from '../src/subscription.ts';
-import { decryptAes128gcm } from './support/aes128gcm.ts';
-import { tempDir } from './support/processes.ts';
+import { createEncryptPool, defaultPoolSize } from '../../src/push/encrypt-pool.ts';
+import type { Subscription } from '../../src/store/subscription.ts';
+import { decryptAes128gcm } from '../support/aes128gcm.ts';
+import { tempDir } from '../support/processes.ts';
 
-const EXITING = new URL('./support/exiting-encrypt-worker.ts', import.meta.url);
+const EXITING = new URL('../support/exiting-encrypt-worker.ts', import.meta.url);
 const payload = Buffer.from('{"title":"Test","body":"from a worker"}');
 
 /** Subscriptions with their receiving keys, to decrypt what the pool made. */
@@ -127,7 +127,7 @@ test('close() fails what is still queued with "shutting down"', async () => {
 test('an idle pool that was never closed does not keep the process alive', async () => {
   const dir = await tempDir('swps-pool-');
   const script = join(dir, 'idle-pool.mjs');
-  const pool = new URL('../src/encrypt-pool.ts', import.meta.url).href;
+  const pool = new URL('../../src/push/encrypt-pool.ts', import.meta.url).href;
   await writeFile(
     script,
     `import { createEncryptPool } from ${JSON.stringify(pool)};

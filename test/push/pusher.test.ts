@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Agent } from 'undici';
-import { type HostRule, parseHostRule } from '../src/config.ts';
-import { HttpError } from '../src/errors.ts';
-import { generateKeys } from '../src/keys.ts';
-import { DEFAULT_TTL, MAX_PAYLOAD_BYTES, type Notification } from '../src/notification.ts';
-import { createPusher, type Pusher, type PusherOptions } from '../src/push.ts';
-import { FULL_NOTIFICATION } from './support/notification.ts';
-import { type PushService, startPushService } from './support/push-service.ts';
+import { type HostRule, parseHostRule } from '../../src/config.ts';
+import { HttpError } from '../../src/errors.ts';
+import { generateKeys } from '../../src/keys.ts';
+import { DEFAULT_TTL, MAX_PAYLOAD_BYTES, type Notification } from '../../src/push/notification.ts';
+import { createPusher, type Pusher, type PusherOptions } from '../../src/push/pusher.ts';
+import { FULL_NOTIFICATION } from '../support/notification.ts';
+import { type PushService, startPushService } from '../support/push-service.ts';
 
 const vapid = generateKeys('mailto:push-test@example.com');
 const HOUR = 60 * 60;
@@ -407,7 +407,7 @@ for (const [index, httpVersion] of ['1.1', '2.0'].entries()) {
     test('when an encryption worker exits, its messages fail with the reason and the rest arrive', {
       timeout: 30_000,
     }, async () => {
-      const entry = new URL('./support/exiting-encrypt-worker.ts', import.meta.url);
+      const entry = new URL('../support/exiting-encrypt-worker.ts', import.meta.url);
       const sender = pusher({ workers: { threshold: 1, size: 1, entry } });
       const subscriptions = Array.from({ length: 100 }, () => one.subscribe());
       const report = await sender.send(subscriptions, note());

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { createECDH, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { loadConfig } from '../src/config.ts';
-import { HttpError } from '../src/errors.ts';
+import { loadConfig } from '../../src/config.ts';
+import { HttpError } from '../../src/errors.ts';
 import {
   endpointProblem,
   parseShape,
   parseSubscription,
   storedProblem,
-} from '../src/subscription.ts';
-import { withStrayBits } from './support/hostile.ts';
+} from '../../src/store/subscription.ts';
+import { withStrayBits } from '../support/hostile.ts';
 
 const defaults = loadConfig({}).pushAllowedHosts;
 const withHosts = (hosts: string) => loadConfig({ PUSH_ALLOWED_HOSTS: hosts }).pushAllowedHosts;

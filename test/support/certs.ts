@@ -4,7 +4,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { checkServerIdentity, connect } from 'node:tls';
 import * as x509 from '@peculiar/x509';
-import { makeCa, makeLeaf } from '../../src/x509.ts';
+import { makeCa, makeLeaf } from '../../src/tls/x509.ts';
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
 

@@ -12,4 +12,4 @@ if (port) {
   };
 }
 // Loaded after the patch; its port delivers nothing until it listens.
-await import('../../src/encrypt-worker.ts');
+await import('../../src/push/encrypt-worker.ts');

@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { staleSince } from '../../src/build.ts';
 import type { PushService } from './push-service.ts';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The compiled entry points, run with plain node as `npm start` and `npm run <name>` run them. */
 const SERVER = join(ROOT, 'dist/src/server.js');
 /** The TypeScript loader, for children that are test code rather than the built program. */

@@ -4,10 +4,10 @@
 //   write <file>       adds subscriptions through the store, one write after another, until killed
 import { readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { writeFileAtomic } from '../../src/files.ts';
-import { withLock } from '../../src/lock.ts';
-import { openStore } from '../../src/store.ts';
-import type { Subscription } from '../../src/subscription.ts';
+import { writeFileAtomic } from '../../src/store/files.ts';
+import { withLock } from '../../src/store/lock.ts';
+import { openStore } from '../../src/store/store.ts';
+import type { Subscription } from '../../src/store/subscription.ts';
 import { mulberry32, validKeys } from './hostile.ts';
 
 const [mode, file = '', ms = '0'] = process.argv.slice(2);

@@ -5,7 +5,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Agent, request } from 'undici';
-import { type ServerProcess, startServerProcess, tempDir } from './support/processes.ts';
+import { type ServerProcess, startServerProcess, tempDir } from '../support/processes.ts';
 
 let dir: string;
 let server: ServerProcess;

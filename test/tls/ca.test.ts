@@ -6,11 +6,11 @@ import { after, before, test } from 'node:test';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { NameConstraints } from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
-import { type LocalCa, loadOrCreateCa } from '../src/ca.ts';
-import { ConfigError } from '../src/errors.ts';
-import { makeLeaf } from '../src/x509.ts';
-import { verifyWith, withoutNameConstraints } from './support/certs.ts';
-import { tempDir } from './support/processes.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { type LocalCa, loadOrCreateCa } from '../../src/tls/ca.ts';
+import { makeLeaf } from '../../src/tls/x509.ts';
+import { verifyWith, withoutNameConstraints } from '../support/certs.ts';
+import { tempDir } from '../support/processes.ts';
 
 let root: string;
 let count = 0;

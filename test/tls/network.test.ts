@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { test } from 'node:test';
-import { isLoopback, lanAddresses, lanLines, lanUrls } from '../src/network.ts';
-import { testAuthority } from './support/certs.ts';
+import { isLoopback, lanAddresses, lanLines, lanUrls } from '../../src/tls/network.ts';
+import { testAuthority } from '../support/certs.ts';
 
 const entry = (address: string, internal = false): NetworkInterfaceInfo =>
   ({

@@ -5,11 +5,16 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect, type TLSSocket } from 'node:tls';
 import { Client, request } from 'undici';
-import { loadConfig } from '../src/config.ts';
-import { ConfigError } from '../src/errors.ts';
-import { loadTls } from '../src/tls.ts';
-import { testAuthority } from './support/certs.ts';
-import { runServer, type ServerProcess, startServerProcess, tempDir } from './support/processes.ts';
+import { loadConfig } from '../../src/config.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { loadTls } from '../../src/tls/certificate.ts';
+import { testAuthority } from '../support/certs.ts';
+import {
+  runServer,
+  type ServerProcess,
+  startServerProcess,
+  tempDir,
+} from '../support/processes.ts';
 
 const DAY = 86_400_000;
 let root: string;
