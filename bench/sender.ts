@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import webpush from 'web-push';
 import { loadConfig } from '../src/config.ts';
 import { loadKeys } from '../src/keys.ts';
-import { sendFromDisk } from '../src/push/send.ts';
+import { sendConfigured } from '../src/push/send.ts';
 import { parseSendRequest } from '../src/push/send-request.ts';
 import type { Subscription } from '../src/store/subscription.ts';
 import { type Client, sendVia } from './clients.ts';
@@ -45,7 +45,7 @@ async function run(job: SenderJob): Promise<{ sent: number; delivered: number }>
   if (job.kind === 'ours') {
     // What `npm run send -- --all` does (scripts/send.ts), minus its progress line and summary.
     const request = parseSendRequest({ title: job.title, body: job.body, to: 'all' });
-    const { delivered, removed, failed } = await sendFromDisk(config, request);
+    const { delivered, removed, failed } = await sendConfigured(config, request);
     return { sent: delivered + removed + failed.length, delivered };
   }
   const vapid = await loadKeys(config);

@@ -57,9 +57,11 @@ await runCli(HELP, async () => {
 
   const config = loadConfig();
   // This CLI writes the store too (it removes gone subscriptions): it cleans up after a crash.
-  await removeLeftoverTemps(config.subscriptionFile, (line) => console.error(line));
+  if (!config.databaseUrl) {
+    await removeLeftoverTemps(config.subscriptionFile, (line) => console.error(line));
+  }
   // Loaded only now: --help and wrong usage answer without web-push and undici.
-  const { sendFromDisk } = await import('../src/push/send.ts');
+  const { sendConfigured } = await import('../src/push/send.ts');
   // On a terminal only: a pipe or a log file gets nothing but the summary.
   const progress = createProgress({
     write: (text) => process.stderr.write(text),
@@ -67,7 +69,7 @@ await runCli(HELP, async () => {
   });
   let summary: SendSummary;
   try {
-    summary = await sendFromDisk(config, request, progress.update);
+    summary = await sendConfigured(config, request, progress.update);
   } finally {
     progress.finish();
   }

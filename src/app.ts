@@ -5,9 +5,9 @@ import { BODY_LIMIT, readJson, SECURITY_HEADERS, sendJson } from './http/http.ts
 import type { RateLimiter } from './http/rate-limit.ts';
 import type { StaticFiles } from './http/static.ts';
 import { type Admission, ownerOnly } from './pairing/admission.ts';
+import { deliver, hostOf } from './push/deliver.ts';
 import type { Notification } from './push/notification.ts';
 import type { Pusher } from './push/pusher.ts';
-import { deliver, hostOf } from './push/send.ts';
 import type { SubscriptionStore } from './store/store.ts';
 import { parseSubscription } from './store/subscription.ts';
 
@@ -47,6 +47,12 @@ export function createApp(deps: AppDeps) {
 
   async function route(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
     const method = req.method ?? 'GET';
+    if (pathname === '/healthz') {
+      // For load balancers: no rate limit and no log line, however often it is asked.
+      allow(method, ['GET', 'HEAD']);
+      const health = store.health();
+      return sendJson(res, health.ok ? 200 : 503, health);
+    }
     if (pathname === '/api/vapid-public-key') {
       allow(method, ['GET', 'HEAD']);
       return sendJson(res, 200, { publicKey: deps.publicKey });
@@ -75,7 +81,9 @@ export function createApp(deps: AppDeps) {
     const subscription = parseSubscription(await readJson(req, BODY_LIMIT), deps.allowlist);
     const outcome = await pass.add(subscription);
     const host = hostOf(subscription.endpoint);
-    log(`subscription ${outcome}: ${host} (${store.size()} stored)`);
+    // Only for the log line: a count the database cannot give now does not undo the stored one.
+    const stored = await store.size().catch(() => '?');
+    log(`subscription ${outcome}: ${host} (${stored} stored)`);
     const summary = await deliver(deps, [subscription], WELCOME);
     const welcome = { delivered: summary.delivered === 1, removed: summary.removed === 1 };
     for (const failure of summary.failed) {
@@ -96,7 +104,7 @@ export function createApp(deps: AppDeps) {
 
   async function sendTest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const endpoint = endpointOf(await readJson(req, BODY_LIMIT));
-    const subscription = store.get(endpoint);
+    const subscription = await store.get(endpoint);
     if (!subscription) {
       throw new HttpError(404, 'this browser is not subscribed on the server: click Subscribe');
     }
@@ -124,7 +132,8 @@ export function createApp(deps: AppDeps) {
         // Reading the request failed: the client hung up or a timeout cut it off. No one to
         // answer, and not our fault: logging a stack here would let slow clients flood the log.
         res.destroy();
-      } else if (error instanceof HttpError && error.status < 500) {
+      } else if (error instanceof HttpError && (error.status < 500 || error.status === 503)) {
+        // 503: the database is away (logged once by the store when it went), not a bug.
         // Unread request bodies (413) are not worth draining: close the connection instead.
         const close: Record<string, string> = error.status === 413 ? { Connection: 'close' } : {};
         sendJson(res, error.status, { error: error.message }, { ...error.headers, ...close });

@@ -34,6 +34,12 @@ export interface Config {
   readonly tlsKeyFile?: string;
   /** The secret that pairing tokens are MAC'd with (0600). */
   readonly pairingKeyFile: string;
+  /** PostgreSQL instead of subscription.json (DATABASE_URL): shared by every server on it. */
+  readonly databaseUrl?: string;
+  /** Subscriptions per batch of a send; with a database, sends of more are shared as jobs. */
+  readonly sendBatch: number;
+  /** How long a worker holds a batch before another may take it over (SEND_LEASE_SECONDS). */
+  readonly sendLeaseSeconds: number;
 }
 
 /** The push services of Chrome/Edge (FCM), Firefox (Mozilla), Safari (Apple) and Windows (WNS). */
@@ -60,6 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (Boolean(tlsCertFile) !== Boolean(tlsKeyFile)) {
     throw new ConfigError('set both TLS_CERT_FILE and TLS_KEY_FILE, or neither');
   }
+  const databaseUrl = postgresUrl(text(env.DATABASE_URL));
   return Object.freeze({
     port: integer(env, 'PORT', 4443, 0, 65535),
     host: text(env.HOST) ?? 'localhost',
@@ -82,7 +89,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ? { tlsCertFile: resolve(tlsCertFile), tlsKeyFile: resolve(tlsKeyFile) }
       : {}),
     pairingKeyFile: resolve(text(env.PAIRING_KEY_FILE) ?? 'pairing-key'),
+    ...(databaseUrl ? { databaseUrl } : {}),
+    sendBatch: integer(env, 'SEND_BATCH', 1000, 1, 100_000),
+    // The job queue's limit: a lease shorter than a day.
+    sendLeaseSeconds: integer(env, 'SEND_LEASE_SECONDS', 60, 1, 86_399),
   });
+}
+
+/** DATABASE_URL, checked for its scheme only: the value (and its password) is never echoed. */
+function postgresUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {}
+  if (url?.protocol !== 'postgres:' && url?.protocol !== 'postgresql:') {
+    throw new ConfigError(
+      'DATABASE_URL must be a URL such as postgres://user:password@host/database',
+    );
+  }
+  return value;
 }
 
 /** Parses `host`, `*.suffix`, `host:port` or `[v6]:port` into a rule, normalised like a URL host. */

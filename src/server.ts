@@ -18,10 +18,12 @@ import { createPairingApi } from './pairing/api.ts';
 import { startupLines } from './pairing/banner.ts';
 import { lanOrigin } from './pairing/link.ts';
 import { openSpentTokens } from './pairing/spent-tokens.ts';
+import { databaseSpentTokens } from './pairing/spent-tokens-db.ts';
 import { createPairing } from './pairing/tokens.ts';
 import { createConfiguredPusher } from './push/pusher.ts';
+import type { SendQueue } from './push/queue.ts';
 import { removeLeftoverTemps } from './store/files.ts';
-import { openStore } from './store/store.ts';
+import { eachPage, openStorage, type SubscriptionStore } from './store/store.ts';
 import { storedProblem } from './store/subscription.ts';
 import { createCaRoute } from './tls/ca-route.ts';
 import { loadTls } from './tls/certificate.ts';
@@ -71,19 +73,34 @@ export async function startServer(
     const warning = await permissionWarning(file);
     if (warning) log(warning);
   }
-  const store = await openStore(config.subscriptionFile);
-  await removeLeftoverTemps(config.subscriptionFile, log);
+  const { store, database } = await openStorage(config, log);
+  if (!database) await removeLeftoverTemps(config.subscriptionFile, log);
   const pusher = createConfiguredPusher(config, keys);
+  // With a database this server works the batches of every server's sends.
+  let queue: SendQueue | undefined;
+  if (database) {
+    const { startSendQueue } = await import('./push/queue.ts');
+    const leaseSeconds = config.sendLeaseSeconds;
+    queue = await startSendQueue({ store, pusher, database, leaseSeconds, log }).catch(
+      async (error: unknown) => {
+        await Promise.all([store.close(), pusher.close()]);
+        throw error;
+      },
+    );
+  }
   const token = await loadSendToken(config);
   const failures = createRateLimiter(FAILED_AUTH_PER_MINUTE);
   const { key, cert } = certificate;
   const https = createHttpsServer({ ...TIMEOUTS, handshakeTimeout: 10_000, key, cert });
   const tls = reloadableTls(https, certificate, () => loadTls(config, log), log);
   const pairing = createPairing({ keyFile: config.pairingKeyFile });
-  const spent = await openSpentTokens(`${config.pairingKeyFile}.spent`);
+  const spent = database
+    ? databaseSpentTokens(database)
+    : await openSpentTokens(`${config.pairingKeyFile}.spent`);
   let httpsPort = config.port;
   const origin = () => lanOrigin(config.host, httpsPort);
-  const sendApi = createSendApi({ store, pusher, token, failures, log });
+  const batch = config.sendBatch;
+  const sendApi = createSendApi({ store, pusher, batch, shared: queue, token, failures, log });
   const pairingApi = createPairingApi({ pairing, origin, certDir: config.certDir });
   const app = createApp({
     store,
@@ -110,7 +127,9 @@ export async function startServer(
   };
   const close = async () => {
     await Promise.all(servers.map((s) => closeGracefully(s)));
-    await store.flush();
+    // Batches in hand are finished (or their leases run out for another server to take).
+    await queue?.close();
+    await store.close();
     await pusher.close();
   };
 
@@ -128,8 +147,9 @@ export async function startServer(
         },
       );
     }
-    log(`${store.list().length} subscription(s) in ${config.subscriptionFile}`);
-    const outdated = store.list().filter((s) => storedProblem(s) !== undefined).length;
+    log(`${await store.size()} subscription(s) in ${store.where}`);
+    // The database takes only what passed today's checks (POST, npm run import).
+    const outdated = database ? 0 : await countOutdated(store);
     if (outdated > 0) {
       log(
         `${outdated} stored subscription(s) predate the stricter endpoint and key checks: kept, and still sent to.`,
@@ -157,6 +177,15 @@ export async function startServer(
     if (code === 'EACCES') throw new ConfigError(`no permission to listen on port ${port}`);
     throw error;
   }
+}
+
+/** How many stored subscriptions predate the stricter checks. */
+async function countOutdated(store: SubscriptionStore): Promise<number> {
+  let outdated = 0;
+  for await (const page of eachPage(store)) {
+    outdated += page.filter((s) => storedProblem(s) !== undefined).length;
+  }
+  return outdated;
 }
 
 /** Stops accepting, lets requests in flight finish, then cuts what is left at the deadline. */

@@ -13,7 +13,8 @@ import { createRateLimiter } from '../src/http/rate-limit.ts';
 import { createStatic } from '../src/http/static.ts';
 import { generateKeys } from '../src/keys.ts';
 import { createPusher } from '../src/push/pusher.ts';
-import { openStore, type SubscriptionStore } from '../src/store/store.ts';
+import { openStore } from '../src/store/file.ts';
+import type { SubscriptionStore } from '../src/store/store.ts';
 import type { Subscription } from '../src/store/subscription.ts';
 import { ROOT, tempDir } from './support/processes.ts';
 import {
@@ -201,7 +202,10 @@ test('the same endpoint again is answered 200 and updated, never duplicated', as
   assert.equal((JSON.parse(answer.body) as { subscription: string }).subscription, 'updated');
   const stored = (await storedEndpoints()).filter((e) => e === subscription.endpoint);
   assert.equal(stored.length, 1);
-  assert.equal(app.store.get(subscription.endpoint)?.expirationTime, renewed.expirationTime);
+  assert.equal(
+    (await app.store.get(subscription.endpoint))?.expirationTime,
+    renewed.expirationTime,
+  );
   assert.equal(receivedBy(subscription.endpoint).length, 2);
 });
 
@@ -331,7 +335,7 @@ test('a welcome answered 410 removes the subscription, and the response says so'
     welcome: { delivered: false, removed: true },
   });
   assert.ok(!(await storedEndpoints()).includes(subscription.endpoint));
-  assert.equal(app.store.get(subscription.endpoint), undefined);
+  assert.equal(await app.store.get(subscription.endpoint), undefined);
   assert.match(app.logs.join('\n'), /gone; removed/);
 });
 

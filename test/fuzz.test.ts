@@ -17,8 +17,10 @@ import { createRateLimiter } from '../src/http/rate-limit.ts';
 import { createStatic } from '../src/http/static.ts';
 import { generateKeys } from '../src/keys.ts';
 import { createPusher, type Pusher } from '../src/push/pusher.ts';
-import { openStore, type SubscriptionStore } from '../src/store/store.ts';
+import { openStore } from '../src/store/file.ts';
+import type { SubscriptionStore } from '../src/store/store.ts';
 import { parseSubscription } from '../src/store/subscription.ts';
+import { listAll } from './store/contract.ts';
 import {
   allowedEndpoints,
   bytes,
@@ -246,7 +248,11 @@ test('refuses every endpoint trick aimed at another host with 422', () => {
 });
 
 /** A request body of a random hostile kind, and the content type it is sent with. */
-function hostileBody(r: Rng, method: string): { body: Buffer; type?: string } {
+function hostileBody(
+  r: Rng,
+  method: string,
+  stored: readonly string[],
+): { body: Buffer; type?: string } {
   const type = () =>
     r() < 0.85
       ? pick(r, ['application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON'])
@@ -258,7 +264,6 @@ function hostileBody(r: Rng, method: string): { body: Buffer; type?: string } {
           'application/jsonx',
         ]);
   const json = (value: unknown) => Buffer.from(stringify(value));
-  const stored = store.list().map((s) => s.endpoint);
   switch (int(r, 9)) {
     case 0:
       return { body: bytes(r, int(r, 2000)), type: type() };
@@ -354,7 +359,7 @@ function wouldSubscribe(body: Buffer, type: string | undefined): boolean {
 
 test(`POST and DELETE /api/subscriptions answer ${2 * HTTP_RUNS} hostile bodies with 4xx, change nothing and connect nowhere`, async () => {
   const before = await readFile(file);
-  const storedBefore = store.list();
+  const storedBefore = await listAll(store);
   const statuses = new Map<string, number>();
   const allowed = { POST: [400, 413, 415, 422], DELETE: [204, 400, 413, 415] };
   let next = 0;
@@ -363,7 +368,8 @@ test(`POST and DELETE /api/subscriptions answer ${2 * HTTP_RUNS} hostile bodies 
       const index = next++;
       const method = index % 2 === 0 ? 'POST' : 'DELETE';
       const r = caseRng(SEED ^ 0xb0d1e5, index);
-      let { body, type } = hostileBody(r, method);
+      const stored = (await listAll(store)).map((s) => s.endpoint);
+      let { body, type } = hostileBody(r, method, stored);
       if (method === 'POST' && wouldSubscribe(body, type)) {
         body = Buffer.from(
           JSON.stringify({
@@ -404,7 +410,7 @@ test(`POST and DELETE /api/subscriptions answer ${2 * HTTP_RUNS} hostile bodies 
   assert.ok(statuses.size >= 5, `a variety of answers: ${JSON.stringify([...statuses])}`);
   assert.deepEqual(await readFile(file), before, 'subscription.json is byte-for-byte unchanged');
   assert.deepEqual(await readdir(dir), ['subscription.json'], 'no temp or lock file is left');
-  assert.deepEqual(store.list(), storedBefore);
+  assert.deepEqual(await listAll(store), storedBefore);
   assert.deepEqual(attempts, [], 'the pusher tried no connection at all');
   assert.equal(push.connections, 0, 'the push service was not contacted');
   assert.equal(decoy.connections, 0, 'the stand-in for another host was not contacted');

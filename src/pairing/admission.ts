@@ -1,8 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from '../errors.ts';
 import { type RateLimiter, tooMany } from '../http/rate-limit.ts';
-import { hostOf } from '../push/send.ts';
+import { hostOf } from '../push/deliver.ts';
 import type { SubscriptionStore } from '../store/store.ts';
 import type { Subscription } from '../store/subscription.ts';
 import { isLoopback } from '../tls/network.ts';
@@ -38,8 +37,6 @@ const REASONS = {
   used: `this pairing link was already used by another device (a link pairs one): ${HOW_TO_PAIR}`,
   subscription: `the server does not know this device’s subscription: ${HOW_TO_PAIR}`,
 };
-// The auth secrets of stored subscriptions, decoded once each (entries are immutable).
-const authBytes = new WeakMap<Subscription, Buffer>();
 
 /**
  * The request comes from this machine's own browser: a loopback socket and a loopback Host
@@ -86,7 +83,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         /^(\w+) +(\S+)$/.exec(req.headers.authorization ?? '') ?? [];
       if (fromOwner(req)) {
         // A known secret still lets the owner's browser replace its old subscription.
-        const replaced = scheme.toLowerCase() === 'subscription' ? storedWithAuth(value) : [];
+        const replaced = scheme.toLowerCase() === 'subscription' ? await storedWithAuth(value) : [];
         return { add: (subscription) => storeReplacing(subscription, replaced) };
       }
       const blocked = failures.waitFor(client);
@@ -97,7 +94,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         throw new HttpError(401, REASONS[reason], { 'WWW-Authenticate': 'Pairing' });
       };
       if (scheme.toLowerCase() === 'subscription') {
-        const replaced = storedWithAuth(value);
+        const replaced = await storedWithAuth(value);
         if (replaced.length === 0) refuse('subscription');
         return { add: (subscription) => storeReplacing(subscription, replaced) };
       }
@@ -110,12 +107,12 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       return {
         async add(subscription) {
           // Claimed only now: two devices racing with one link cannot both get in.
-          if (!spent.claim(token.nonce)) refuse('used');
+          if (!(await spent.claim(token.nonce, token.expiresAt))) refuse('used');
           let outcome: 'created' | 'updated';
           try {
             outcome = await store.add(subscription);
           } catch (error) {
-            spent.release(token.nonce);
+            await spent.release(token.nonce).catch(() => {});
             throw error;
           }
           await spent.spend(token.nonce, token.expiresAt).catch((error: unknown) => {
@@ -128,17 +125,9 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     },
   };
 
-  /** The stored subscriptions whose auth is `given`: every one compared, in constant time. */
-  function storedWithAuth(given: string): Subscription[] {
+  /** The stored subscriptions whose auth is `given`: never found by a guess of the wrong length. */
+  async function storedWithAuth(given: string): Promise<Subscription[]> {
     const wanted = Buffer.from(given, 'base64url');
-    if (wanted.length !== 16) return [];
-    return store.list().filter((subscription) => {
-      let bytes = authBytes.get(subscription);
-      if (!bytes) {
-        bytes = Buffer.from(subscription.keys.auth, 'base64url');
-        authBytes.set(subscription, bytes);
-      }
-      return bytes.length === 16 && timingSafeEqual(bytes, wanted);
-    });
+    return wanted.length === 16 ? store.withAuth(wanted) : [];
   }
 }

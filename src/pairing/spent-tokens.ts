@@ -2,19 +2,20 @@ import { ConfigError } from '../errors.ts';
 import { readIfExists, writeFileAtomic } from '../store/files.ts';
 
 /**
- * The pairing tokens already used, by nonce, each kept until it would have expired anyway. Kept on
- * disk too: a restart within the 10 minutes must not make a spent link pair a second device.
+ * The pairing tokens already used, by nonce, each kept until it would have expired anyway. Kept
+ * on disk (or in the database, shared by every server): a restart within the 10 minutes must not
+ * make a spent link pair a second device.
  */
 export interface SpentTokens {
   /** Claims `nonce` for one subscribe in flight: false when it is spent or claimed already. */
-  claim(nonce: string): boolean;
+  claim(nonce: string, expiresAt: Date): Promise<boolean>;
   /** Gives a claim back: the subscribe failed, so the token was not used. */
-  release(nonce: string): void;
-  /** Marks a claimed nonce spent until `expiresAt`, and saves the list (mode 0600). */
+  release(nonce: string): Promise<void>;
+  /** Marks a claimed nonce spent until `expiresAt`, and saves the list. */
   spend(nonce: string, expiresAt: Date): Promise<void>;
 }
 
-/** Opens the list in `file` (a missing file is empty); `now` is the clock. */
+/** Opens the list in `file` (mode 0600; a missing file is empty); `now` is the clock. */
 export async function openSpentTokens(
   file: string,
   now: () => number = Date.now,
@@ -28,13 +29,13 @@ export async function openSpentTokens(
   };
 
   return {
-    claim(nonce) {
+    async claim(nonce) {
       prune();
       if (spent.has(nonce) || claimed.has(nonce)) return false;
       claimed.add(nonce);
       return true;
     },
-    release(nonce) {
+    async release(nonce) {
       claimed.delete(nonce);
     },
     async spend(nonce, expiresAt) {

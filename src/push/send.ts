@@ -1,68 +1,91 @@
 import type { Config } from '../config.ts';
 import { ConfigError, HttpError } from '../errors.ts';
 import { loadKeys } from '../keys.ts';
-import { openStore, type SubscriptionStore } from '../store/store.ts';
-import type { Subscription } from '../store/subscription.ts';
-import type { DeliveryOptions, Notification } from './notification.ts';
+import { openStorage, type SubscriptionStore } from '../store/store.ts';
+import { sendSpans } from './batches.ts';
+import { deliver } from './deliver.ts';
 import { createConfiguredPusher, type Pusher } from './pusher.ts';
+import type { SendQueue } from './queue.ts';
 import type { SendRequest, SendSummary } from './send-request.ts';
 
 const NO_SUBSCRIPTION = 'no subscription is stored yet: open the page and click Subscribe';
 
-/** Pushes to the latest or every stored subscription; 409 when there is none. */
+/** Shares a send of several batches with every worker on the database (queue.ts). */
+export interface SharedSend {
+  send(
+    spans: Parameters<typeof sendSpans>[1],
+    request: SendRequest,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<SendSummary>;
+}
+
+/** What a send needs: the store, the pusher, the batch size, and with a database the queue. */
+export interface SendDeps {
+  store: SubscriptionStore;
+  pusher: Pusher;
+  /** Subscriptions per batch (SEND_BATCH). */
+  batch: number;
+  shared?: SharedSend;
+}
+
+/**
+ * Pushes to the latest or every stored subscription; 409 when there is none. Every one is read
+ * in batches, never all at once; with a queue, a send of more than one batch is shared.
+ */
 export async function sendToStored(
-  deps: { store: SubscriptionStore; pusher: Pusher },
+  deps: SendDeps,
   request: SendRequest,
   onProgress?: (done: number, total: number) => void,
 ): Promise<SendSummary> {
-  const latest = deps.store.latest();
-  const targets = request.to === 'all' ? deps.store.list() : latest ? [latest] : [];
-  if (targets.length === 0) throw new HttpError(409, NO_SUBSCRIPTION);
-  return deliver(deps, targets, request.notification, request.delivery, onProgress);
+  const { notification, delivery } = request;
+  if (request.to === 'latest') {
+    const latest = await deps.store.latest();
+    if (!latest) throw new HttpError(409, NO_SUBSCRIPTION);
+    return deliver(deps, [latest], notification, delivery, onProgress);
+  }
+  const spans = await deps.store.spans(deps.batch);
+  if (spans.length === 0) throw new HttpError(409, NO_SUBSCRIPTION);
+  if (deps.shared && spans.length > 1) return deps.shared.send(spans, request, onProgress);
+  return sendSpans(deps, spans, request, onProgress);
 }
 
-/** What `npm run send` does: open the store and keys on disk, push, and close the connections. */
-export async function sendFromDisk(
+/**
+ * What `npm run send` does: open the store (and with DATABASE_URL the queue, which this process
+ * works too) and the keys, push, and close it all.
+ */
+export async function sendConfigured(
   config: Config,
   request: SendRequest,
   onProgress?: (done: number, total: number) => void,
+  log: (line: string) => void = (line) => console.error(line),
 ): Promise<SendSummary> {
-  const store = await openStore(config.subscriptionFile);
-  // Checked before the keys: with nothing stored, that is the problem to tell.
-  if (!store.latest()) throw new HttpError(409, NO_SUBSCRIPTION);
-  const keys = await loadKeys(config);
-  if (!keys) throw new ConfigError(`no VAPID keys in ${config.vapidFile}: start the server first`);
-  const pusher = createConfiguredPusher(config, keys);
+  const { store, database } = await openStorage(config, log);
   try {
-    return await sendToStored({ store, pusher }, request, onProgress);
+    // Checked before the keys: with nothing stored, that is the problem to tell.
+    if (!(await store.latest())) throw new HttpError(409, NO_SUBSCRIPTION);
+    const keys = await loadKeys(config);
+    if (!keys)
+      throw new ConfigError(`no VAPID keys in ${config.vapidFile}: start the server first`);
+    const pusher = createConfiguredPusher(config, keys);
+    const deps: SendDeps = { store, pusher, batch: config.sendBatch };
+    // Started only for a send of several batches: this process then works batches too.
+    let queue: Promise<SendQueue> | undefined;
+    const shared: SharedSend = {
+      async send(spans, sendRequest, progress) {
+        if (!database) throw new Error('a shared send needs the database');
+        const { startSendQueue } = await import('./queue.ts');
+        const { sendLeaseSeconds: leaseSeconds } = config;
+        queue ??= startSendQueue({ ...deps, database, leaseSeconds, log });
+        return (await queue).send(spans, sendRequest, progress);
+      },
+    };
+    try {
+      return await sendToStored({ ...deps, ...(database ? { shared } : {}) }, request, onProgress);
+    } finally {
+      await (await queue?.catch(() => undefined))?.close();
+      await pusher.close();
+    }
   } finally {
-    await pusher.close();
-  }
-}
-
-/** Pushes to the given subscriptions and removes those the push service says are gone. */
-export async function deliver(
-  deps: { store: SubscriptionStore; pusher: Pusher },
-  targets: readonly Subscription[],
-  notification: Notification,
-  delivery: DeliveryOptions = {},
-  onProgress?: (done: number, total: number) => void,
-): Promise<SendSummary> {
-  const report = await deps.pusher.send(targets, notification, delivery, onProgress);
-  const removed = await deps.store.remove(report.gone);
-  const failed = report.failed.map(({ endpoint, status, reason }) => ({
-    host: hostOf(endpoint),
-    ...(status ? { status } : {}),
-    reason,
-  }));
-  return { delivered: report.delivered, removed, failed };
-}
-
-/** The endpoint's host: enough to tell push services apart without logging the whole capability URL. */
-export function hostOf(endpoint: string): string {
-  try {
-    return new URL(endpoint).host;
-  } catch {
-    return '(invalid endpoint)';
+    await store.close();
   }
 }

@@ -1,32 +1,30 @@
+import { timingSafeEqual } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { ConfigError, HttpError } from '../errors.ts';
 import { readIfExists, writeFileAtomic } from './files.ts';
 import { createImage, type StoreImage } from './image.ts';
 import { withLock } from './lock.ts';
+import { lastOfEach, type Span, type SubscriptionStore, sameSubscription } from './store.ts';
 import { parseShape, type Subscription } from './subscription.ts';
-
-/** The subscriptions in subscription.json: newest last, one per endpoint, every write on disk before it resolves. */
-export interface SubscriptionStore {
-  list(): Subscription[];
-  /** How many are stored, without copying the list. */
-  size(): number;
-  latest(): Subscription | undefined;
-  get(endpoint: string): Subscription | undefined;
-  /** Adds or replaces (and moves to newest) the subscription for its endpoint. */
-  add(subscription: Subscription): Promise<'created' | 'updated'>;
-  /** Removes the given endpoints; resolves to how many were stored. */
-  remove(endpoints: Iterable<string>): Promise<number>;
-  /** Resolves when every write asked for so far is on disk. */
-  flush(): Promise<void>;
-}
 
 type Change = { add: Subscription } | { remove: string };
 
-/** Opens the store: a missing file is empty; an unreadable or broken one is an error naming it. */
+/**
+ * The store in subscription.json, kept in memory as a map in file order. Opening it: a missing
+ * file is empty; an unreadable or broken one is an error naming it.
+ */
 export async function openStore(file: string): Promise<SubscriptionStore> {
   let byEndpoint = await readStore(file);
   let version = await versionOf(file);
   let unsaved: Change[] = [];
+  let saveError: unknown;
+  // Each entry's position for spans: increasing along the map's order, never given twice.
+  const positions = new WeakMap<Subscription, number>();
+  let counter = 0;
+  for (const subscription of byEndpoint.values()) positions.set(subscription, ++counter);
+  // Where the last read() stopped: a send reads its spans in order, so each read goes on from
+  // there instead of walking the map from its start (quadratic over a large store).
+  let cursor: ReadCursor | undefined;
   // Each subscription's JSON line, encoded once (entries are immutable).
   const lines = new WeakMap<Subscription, Buffer>();
   const lineOf = (subscription: Subscription): Buffer => {
@@ -54,6 +52,7 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
       if ((await versionOf(file)) !== version) {
         const fresh = await readStore(file);
         for (const change of unsaved) apply(fresh, change);
+        renumber(fresh, byEndpoint);
         byEndpoint = fresh;
         newest = lastOf(byEndpoint);
         image = undefined;
@@ -65,6 +64,22 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
       version = await versionOf(file);
     });
 
+  /**
+   * Positions for a map read again from the file: the other writer only appended and removed, so
+   * an entry keeps its position while those stay increasing; one moved to the end gets a new one.
+   * A span made before still finds what it held.
+   */
+  const renumber = (fresh: Map<string, Subscription>, old: Map<string, Subscription>) => {
+    let previous = 0;
+    for (const subscription of fresh.values()) {
+      const before = old.get(subscription.endpoint);
+      const known = before && positions.get(before);
+      const position = known !== undefined && known > previous ? known : ++counter;
+      positions.set(subscription, position);
+      previous = position;
+    }
+  };
+
   // Writes are serialized; changes made while one is in flight are coalesced into the next one.
   let inFlight: Promise<void> = Promise.resolve();
   let next: Promise<void> | undefined;
@@ -75,6 +90,7 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
     if (old && image && !image.remove(lineOf(old))) image = undefined;
     if ('add' in c) {
       image?.append(lineOf(c.add));
+      positions.set(c.add, ++counter);
       newest = c.add;
     } else if (old === newest) {
       newest = lastOf(byEndpoint);
@@ -84,7 +100,14 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
       next = undefined;
       return save();
     });
-    inFlight = next.catch(() => {});
+    inFlight = next.then(
+      () => {
+        saveError = undefined;
+      },
+      (error: unknown) => {
+        saveError = error;
+      },
+    );
     const saved = next.catch((error: unknown) => {
       throw new HttpError(500, `could not save ${file}`, {}, { cause: error });
     });
@@ -92,14 +115,68 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
   };
 
   return {
-    list: () => [...byEndpoint.values()],
-    size: () => byEndpoint.size,
-    latest: () => newest,
-    get: (endpoint) => byEndpoint.get(endpoint),
+    size: async () => byEndpoint.size,
+    latest: async () => newest,
+    get: async (endpoint) => byEndpoint.get(endpoint),
+    withAuth: async (secret) => [...byEndpoint.values()].filter((s) => authIs(s, secret)),
+    async spans(size) {
+      const spans: Span[] = [];
+      let [after, last, count] = [0, 0, 0];
+      for (const subscription of byEndpoint.values()) {
+        last = positions.get(subscription) ?? 0;
+        if (++count === size) {
+          spans.push({ after, last, count });
+          [after, count] = [last, 0];
+        }
+      }
+      if (count > 0) spans.push({ after, last, count });
+      return spans;
+    },
+    async read(span) {
+      const resume = cursor?.map === byEndpoint && cursor.after === span.after;
+      const at =
+        resume && cursor ? cursor : { map: byEndpoint, after: 0, iterator: byEndpoint.values() };
+      const found: Subscription[] = [];
+      for (
+        let next = at.pending ?? at.iterator.next().value;
+        next;
+        next = at.iterator.next().value
+      ) {
+        at.pending = undefined;
+        // Removed, or replaced by a newer one at the end, since the iterator passed it.
+        if (byEndpoint.get(next.endpoint) !== next) continue;
+        const position = positions.get(next) ?? 0;
+        if (position <= span.after) continue;
+        if (position > span.last) {
+          at.pending = next;
+          break;
+        }
+        found.push(next);
+      }
+      cursor = { ...at, after: span.last };
+      return found;
+    },
     async add(subscription) {
       const { existed, saved } = change({ add: subscription });
       await saved;
       return existed ? 'updated' : 'created';
+    },
+    async addAll(subscriptions) {
+      const counts = { created: 0, updated: 0, unchanged: 0 };
+      const changes: Promise<void>[] = [];
+      for (const subscription of lastOfEach(subscriptions)) {
+        const stored = byEndpoint.get(subscription.endpoint);
+        if (stored && sameSubscription(stored, subscription)) {
+          counts.unchanged++;
+          continue;
+        }
+        const { existed, saved } = change({ add: subscription });
+        counts[existed ? 'updated' : 'created']++;
+        changes.push(saved);
+      }
+      // Coalesced into one write of the file.
+      await Promise.all(changes);
+      return counts;
     },
     async remove(endpoints) {
       const results = [...new Set(endpoints)]
@@ -109,7 +186,35 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
       return results.length;
     },
     flush: () => inFlight,
+    health: () =>
+      saveError === undefined
+        ? { ok: true, store: 'file' }
+        : { ok: false, store: 'file', reason: `could not save ${file}` },
+    where: file,
+    close: () => inFlight,
   };
+}
+
+interface ReadCursor {
+  map: Map<string, Subscription>;
+  /** The `last` of the span read before. */
+  after: number;
+  iterator: Iterator<Subscription, undefined>;
+  /** The first entry past that span, taken from the iterator already. */
+  pending?: Subscription;
+}
+
+// The auth secrets of stored subscriptions, decoded once each (entries are immutable).
+const authBytes = new WeakMap<Subscription, Buffer>();
+
+/** Whether `subscription`'s auth secret is `secret`: compared in constant time. */
+function authIs(subscription: Subscription, secret: Buffer): boolean {
+  let bytes = authBytes.get(subscription);
+  if (!bytes) {
+    bytes = Buffer.from(subscription.keys.auth, 'base64url');
+    authBytes.set(subscription, bytes);
+  }
+  return bytes.length === secret.length && timingSafeEqual(bytes, secret);
 }
 
 async function versionOf(file: string): Promise<string> {

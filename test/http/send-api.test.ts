@@ -16,7 +16,7 @@ import { createSendApi } from '../../src/http/send-api.ts';
 import { createStatic } from '../../src/http/static.ts';
 import { generateKeys } from '../../src/keys.ts';
 import { createPusher, type Pusher } from '../../src/push/pusher.ts';
-import { openStore } from '../../src/store/store.ts';
+import { openStore } from '../../src/store/file.ts';
 import { hostNames } from '../../src/tls/network.ts';
 import { postSubscription, useHarness } from '../support/harness.ts';
 import { FULL_NOTIFICATION } from '../support/notification.ts';
@@ -549,6 +549,7 @@ describe('the failed-attempt limit, on a clock the test controls', () => {
       extraRoutes: createSendApi({
         store,
         pusher,
+        batch: 1000,
         token: TOKEN,
         failures: createRateLimiter(10, () => now),
         log,

@@ -10,7 +10,8 @@ import { createRateLimiter } from '../../src/http/rate-limit.ts';
 import { createAdmission } from '../../src/pairing/admission.ts';
 import { openSpentTokens } from '../../src/pairing/spent-tokens.ts';
 import { createPairing } from '../../src/pairing/tokens.ts';
-import { openStore, type SubscriptionStore } from '../../src/store/store.ts';
+import { openStore } from '../../src/store/file.ts';
+import type { SubscriptionStore } from '../../src/store/store.ts';
 import { parseShape, type Subscription } from '../../src/store/subscription.ts';
 import { tempDir } from '../support/processes.ts';
 import { type PushService, startPushService } from '../support/push-service.ts';
@@ -60,7 +61,7 @@ test('every stored auth secret is compared with crypto.timingSafeEqual, not look
     );
     assert.ok(pass, 'a stored secret admits');
     // The match is the first entry: the others are compared all the same.
-    assert.equal(calls, store.list().length);
+    assert.equal(calls, await store.size());
     await assert.rejects(
       admission.check(
         request('10.0.0.5', {
@@ -84,12 +85,12 @@ test('the server’s own browser replaces its old subscription when it names the
   );
   const fresh = minted();
   assert.equal(await pass.add(fresh), 'created');
-  assert.equal(store.get(old.endpoint), undefined);
-  assert.ok(store.get(fresh.endpoint));
+  assert.equal(await store.get(old.endpoint), undefined);
+  assert.ok(await store.get(fresh.endpoint));
   // A wrong secret from the owner is no failure: it subscribes and replaces nothing.
   const other = await admission.check(
     request('127.0.0.1', { host: 'localhost:8080', authorization: 'Subscription wrong' }),
   );
   assert.equal(await other.add(minted()), 'created');
-  assert.ok(store.get(fresh.endpoint));
+  assert.ok(await store.get(fresh.endpoint));
 });

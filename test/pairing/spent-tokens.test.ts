@@ -17,31 +17,33 @@ test('a spent nonce cannot be claimed again, even after reopening the file', asy
   const file = join(dir, 'spent');
   const now = Date.now();
   const spent = await openSpentTokens(file, () => now);
-  assert.equal(spent.claim('a'), true);
-  assert.equal(spent.claim('a'), false, 'claimed by a subscribe in flight');
-  await spent.spend('a', new Date(now + 10 * MINUTE));
-  assert.equal(spent.claim('a'), false);
+  const expires = new Date(now + 10 * MINUTE);
+  assert.equal(await spent.claim('a', expires), true);
+  assert.equal(await spent.claim('a', expires), false, 'claimed by a subscribe in flight');
+  await spent.spend('a', expires);
+  assert.equal(await spent.claim('a', expires), false);
   assert.equal((await stat(file)).mode & 0o777, 0o600);
   const reopened = await openSpentTokens(file, () => now);
-  assert.equal(reopened.claim('a'), false, 'a restart does not make it valid again');
-  assert.equal(reopened.claim('b'), true);
+  assert.equal(await reopened.claim('a', expires), false, 'a restart does not make it valid again');
+  assert.equal(await reopened.claim('b', expires), true);
 });
 
 test('a released claim can be claimed again: a failed subscribe does not spend the token', async () => {
   const spent = await openSpentTokens(join(dir, 'released'));
-  assert.equal(spent.claim('c'), true);
-  spent.release('c');
-  assert.equal(spent.claim('c'), true);
+  const expires = new Date(Date.now() + MINUTE);
+  assert.equal(await spent.claim('c', expires), true);
+  await spent.release('c');
+  assert.equal(await spent.claim('c', expires), true);
 });
 
 test('entries are forgotten once their token has expired', async () => {
   const file = join(dir, 'pruned');
   let now = Date.now();
   const spent = await openSpentTokens(file, () => now);
-  spent.claim('old');
+  await spent.claim('old', new Date(now + MINUTE));
   await spent.spend('old', new Date(now + MINUTE));
   now += 2 * MINUTE;
-  spent.claim('new');
+  await spent.claim('new', new Date(now + MINUTE));
   await spent.spend('new', new Date(now + MINUTE));
   assert.deepEqual(Object.keys(JSON.parse(await readFile(file, 'utf8'))), ['new']);
 });

@@ -6,12 +6,13 @@ import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ConfigError } from '../../src/errors.ts';
+import { openStore } from '../../src/store/file.ts';
 import { removeLeftoverTemps } from '../../src/store/files.ts';
 import { type LockHolder, readLock, takeOver, withLock } from '../../src/store/lock.ts';
-import { openStore } from '../../src/store/store.ts';
 import type { Subscription } from '../../src/store/subscription.ts';
 import { int, mulberry32, pick, storedByEarlierVersion } from '../support/hostile.ts';
 import { tempDir } from '../support/processes.ts';
+import { listAll, storeContract } from './contract.ts';
 
 let root: string;
 let count = 0;
@@ -48,63 +49,37 @@ async function onDisk(file: string): Promise<Subscription[]> {
 
 const endpoints = (subscriptions: readonly Subscription[]) => subscriptions.map((s) => s.endpoint);
 
+storeContract('subscription.json', async () => {
+  const { file } = await storeFile();
+  return { store: await openStore(file), reopen: () => openStore(file) };
+});
+
 test('a missing file is an empty store, and opening it creates nothing', async () => {
   const { dir, file } = await storeFile();
   const store = await openStore(file);
-  assert.deepEqual(store.list(), []);
-  assert.equal(store.latest(), undefined);
+  assert.deepEqual(await listAll(store), []);
+  assert.equal(await store.latest(), undefined);
   assert.deepEqual(await readdir(dir), []);
 });
 
 test('an empty file is an empty store', async () => {
   const { file } = await storeFile();
   await writeFile(file, '');
-  assert.deepEqual((await openStore(file)).list(), []);
+  assert.deepEqual(await listAll(await openStore(file)), []);
 });
 
-test('add answers created for a new endpoint and updated for a known one', async () => {
-  const { file } = await storeFile();
-  const store = await openStore(file);
-  const first = subscription('a');
-  assert.equal(await store.add(first), 'created');
-  const renewed = { ...subscription('a'), expirationTime: 1_900_000_000_000 };
-  assert.equal(await store.add(renewed), 'updated');
-  assert.deepEqual(store.list(), [renewed]);
-  assert.deepEqual(await onDisk(file), [renewed]);
-});
-
-test('keeps one entry per endpoint, newest last, and moves an updated one to the end', async () => {
+test('add, replace and remove write the file, newest last', async () => {
   const { file } = await storeFile();
   const store = await openStore(file);
   const [a, b, c] = [subscription('a'), subscription('b'), subscription('c')];
   for (const s of [a, b, c]) await store.add(s);
-  assert.equal(store.latest(), c);
   await store.add(a);
-  assert.deepEqual(endpoints(store.list()), endpoints([b, c, a]));
-  assert.equal(store.latest(), a);
-  assert.equal(store.get(b.endpoint), b);
   assert.deepEqual(endpoints(await onDisk(file)), endpoints([b, c, a]));
-});
-
-test('a store reopened from the file holds the same subscriptions in order', async () => {
-  const { file } = await storeFile();
-  const store = await openStore(file);
-  for (const name of ['a', 'b', 'c']) await store.add(subscription(name));
-  assert.deepEqual((await openStore(file)).list(), store.list());
-});
-
-test('remove deletes the given endpoints and answers how many were stored', async () => {
-  const { file } = await storeFile();
-  const store = await openStore(file);
-  const [a, b, c] = [subscription('a'), subscription('b'), subscription('c')];
-  for (const s of [a, b, c]) await store.add(s);
-  assert.equal(await store.remove([a.endpoint, c.endpoint, a.endpoint, 'https://unknown/']), 2);
-  assert.deepEqual(store.list(), [b]);
-  assert.equal(store.get(a.endpoint), undefined);
-  assert.deepEqual(await onDisk(file), [b]);
-  assert.equal(await store.remove([a.endpoint]), 0);
-  assert.equal(await store.remove([b.endpoint]), 1);
-  assert.deepEqual(await onDisk(file), []);
+  await store.remove([c.endpoint]);
+  assert.deepEqual(await onDisk(file), [b, a]);
+  const renewed = { ...b, expirationTime: 1_900_000_000_000 };
+  await store.addAll([c, renewed, a]);
+  assert.deepEqual(await onDisk(file), [a, c, renewed], 'a is unchanged and keeps its place');
 });
 
 test('writes the file with mode 0600', async () => {
@@ -113,16 +88,6 @@ test('writes the file with mode 0600', async () => {
   const store = await openStore(file);
   await store.add(subscription('a'));
   assert.equal((await stat(file)).mode & 0o777, 0o600);
-});
-
-test('50 concurrent adds all reach the file', async () => {
-  const { file } = await storeFile();
-  const store = await openStore(file);
-  const added = Array.from({ length: 50 }, (_, i) => subscription(`concurrent-${i}`));
-  const outcomes = await Promise.all(added.map((s) => store.add(s)));
-  assert.ok(outcomes.every((outcome) => outcome === 'created'));
-  assert.deepEqual(endpoints(await onDisk(file)), endpoints(added));
-  assert.equal((await openStore(file)).list().length, 50);
 });
 
 test('concurrent adds and removes settle to what was asked for last', async () => {
@@ -188,7 +153,30 @@ test('a store re-reads a file another process changed before it writes', async (
   assert.equal(await server.add(c), 'created');
 
   assert.deepEqual(endpoints(await onDisk(file)), endpoints([b, c]));
-  assert.deepEqual(endpoints(server.list()), endpoints([b, c]));
+  assert.deepEqual(endpoints(await listAll(server)), endpoints([b, c]));
+});
+
+test('spans made before another process changed the file still read what they held', async () => {
+  const { file } = await storeFile();
+  const added = Array.from({ length: 6 }, (_, i) => subscription(`reload-${i}`));
+  const server = await openStore(file);
+  for (const s of added) await server.add(s);
+  const spans = await server.spans(2);
+  // The send CLI removes one, then the server's next write reads the file again.
+  const cli = await openStore(file);
+  await cli.remove([added[2]?.endpoint ?? '']);
+  const late = subscription('late');
+  await server.add(late);
+  const read = await Promise.all(spans.map((span) => server.read(span)));
+  assert.deepEqual(read.map(endpoints), [
+    endpoints(added.slice(0, 2)),
+    endpoints(added.slice(3, 4)),
+    endpoints(added.slice(4, 6)),
+  ]);
+  assert.deepEqual(
+    endpoints(await listAll(server)),
+    endpoints([...added.slice(0, 2), ...added.slice(3), late]),
+  );
 });
 
 test('changes from two stores on one file interleave without losing either', async () => {
@@ -207,7 +195,7 @@ test('keeps entries stored before the stricter checks as they were, through late
   const legacy = storedByEarlierVersion([a, b, c]);
   await writeFile(file, JSON.stringify(legacy));
   const store = await openStore(file);
-  assert.deepEqual(store.list(), legacy);
+  assert.deepEqual(await listAll(store), legacy);
   const d = subscription('d');
   await store.add(d);
   assert.deepEqual(await onDisk(file), [...legacy, d]);
@@ -238,7 +226,7 @@ test('after many adds, replaces and removes, some from another process, the file
     if (round % 7 === 3) {
       // The send CLI's way in: another store on the file, then ours re-reads it.
       const other = await openStore(file);
-      await other.remove(drop(endpoints(other.list().filter(() => r() < 0.2))));
+      await other.remove(drop(endpoints((await listAll(other)).filter(() => r() < 0.2))));
     }
     // Not awaited one by one: writes in progress while more changes come, coalesced.
     const pending: Promise<unknown>[] = [];
@@ -262,12 +250,13 @@ test('after many adds, replaces and removes, some from another process, the file
     }
     await Promise.all(pending);
     const want = [...expected.values()];
-    assert.deepEqual(endpoints(store.list()), endpoints(want), `round ${round}`);
-    assert.equal(await readFile(file, 'utf8'), fileFor(store.list()), `round ${round}`);
-    assert.equal(store.latest(), want.at(-1));
-    assert.equal(store.size(), want.length);
+    const list = await listAll(store);
+    assert.deepEqual(endpoints(list), endpoints(want), `round ${round}`);
+    assert.equal(await readFile(file, 'utf8'), fileFor(list), `round ${round}`);
+    assert.equal(await store.latest(), want.at(-1));
+    assert.equal(await store.size(), want.length);
   }
-  assert.deepEqual((await openStore(file)).list(), store.list());
+  assert.deepEqual(await listAll(await openStore(file)), await listAll(store));
 });
 
 test('a replaced entry moves to the end of the file, and removing the newest makes the one before it latest', async () => {
@@ -279,10 +268,10 @@ test('a replaced entry moves to the end of the file, and removing the newest mak
   await store.add(renewed);
   assert.equal(await readFile(file, 'utf8'), fileFor([b, c, renewed]));
   await store.remove([renewed.endpoint]);
-  assert.equal(store.latest(), c);
+  assert.equal(await store.latest(), c);
   assert.equal(await readFile(file, 'utf8'), fileFor([b, c]));
   await store.remove([b.endpoint, c.endpoint]);
-  assert.equal(store.latest(), undefined);
+  assert.equal(await store.latest(), undefined);
   assert.equal(await readFile(file, 'utf8'), '[]\n');
 });
 

@@ -1,0 +1,59 @@
+import type { Span, SubscriptionStore } from '../store/store.ts';
+import { deliver } from './deliver.ts';
+import type { DeliveryOptions, Notification } from './notification.ts';
+import type { Pusher } from './pusher.ts';
+import type { SendRequest, SendSummary } from './send-request.ts';
+
+// Batches in flight at once in one process: the next one's requests start while the last few of
+// the one before are still waiting for their answers.
+export const BATCHES_IN_FLIGHT = 2;
+
+/** Sends to the subscriptions of one span, read when it is its turn, and removes the gone ones. */
+export async function sendSpan(
+  deps: { store: SubscriptionStore; pusher: Pusher },
+  span: Span,
+  notification: Notification,
+  delivery: DeliveryOptions,
+  onProgress?: (done: number) => void,
+): Promise<SendSummary> {
+  const targets = await deps.store.read(span);
+  if (targets.length === 0) return emptySummary();
+  return deliver(deps, targets, notification, delivery, onProgress);
+}
+
+/** Works every span in this process, BATCHES_IN_FLIGHT at a time; one report for them all. */
+export async function sendSpans(
+  deps: { store: SubscriptionStore; pusher: Pusher },
+  spans: readonly Span[],
+  request: SendRequest,
+  onProgress?: (done: number, total: number) => void,
+): Promise<SendSummary> {
+  const total = spans.reduce((sum, span) => sum + span.count, 0);
+  const summary = emptySummary();
+  let [next, done] = [0, 0];
+  const worker = async () => {
+    while (next < spans.length) {
+      const span = spans[next++] as Span;
+      let counted = 0;
+      const part = await sendSpan(deps, span, request.notification, request.delivery, (d) => {
+        done += d - counted;
+        counted = d;
+        onProgress?.(done, total);
+      });
+      addTo(summary, part);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(BATCHES_IN_FLIGHT, spans.length) }, worker));
+  return summary;
+}
+
+export function emptySummary(): SendSummary {
+  return { delivered: 0, removed: 0, failed: [] };
+}
+
+/** Adds `part` to `summary`: counts summed, failures appended. */
+export function addTo(summary: SendSummary, part: SendSummary): void {
+  summary.delivered += part.delivered;
+  summary.removed += part.removed;
+  for (const failure of part.failed) summary.failed.push(failure);
+}

@@ -1,0 +1,184 @@
+import pg from 'pg';
+import { ConfigError, HttpError } from '../errors.ts';
+import type { StoreHealth } from './store.ts';
+
+/** Runs one statement and resolves to its rows. */
+export type Query = <T = Record<string, unknown>>(
+  text: string,
+  values?: unknown[],
+  options?: { timeoutMs?: number },
+) => Promise<T[]>;
+
+/** A PostgreSQL database (DATABASE_URL) shared by every server and CLI that uses it. */
+export interface Database {
+  /** One statement on any connection; losing the database becomes a 503 with Retry-After. */
+  query: Query;
+  /** `work` in one transaction on one connection: committed when it resolves, else rolled back. */
+  transaction<T>(work: (query: Query) => Promise<T>): Promise<T>;
+  /** The plain driver call, for the job queue (pg-boss runs its statements through it). */
+  executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  /** Healthy while the database answered within the last few seconds. */
+  health(): StoreHealth;
+  /** `database "app" on db.example.com:5432`: never the user or password. */
+  readonly where: string;
+  close(): Promise<void>;
+}
+
+// A POST must have its 503 within 10 s when the database is gone: at most 4 s to connect, then
+// 5 s for the statement. Longer work (a send's spans, an import) passes its own timeout.
+const CONNECT_MS = 4_000;
+const QUERY_MS = 5_000;
+const HEARTBEAT_MS = 2_000;
+const HEALTHY_MS = 5_000;
+/** What a client is told to wait before trying again while the database is away. */
+export const RETRY_AFTER_S = 5;
+
+/**
+ * Connects to DATABASE_URL and checks that it answers: one line naming the host and database
+ * (ConfigError) when it does not. Afterwards a heartbeat keeps health() current, outages and
+ * recoveries are logged once each, and the pool reconnects by itself.
+ */
+export async function connectDatabase(url: string, log: (line: string) => void): Promise<Database> {
+  const where = describeDatabase(url);
+  const pool = new pg.Pool({
+    connectionString: url,
+    connectionTimeoutMillis: CONNECT_MS,
+    query_timeout: QUERY_MS,
+    keepAlive: true,
+    application_name: 'simple-web-push-server',
+  });
+  let lastAnswer = 0;
+  let down: string | undefined;
+  const answered = () => {
+    lastAnswer = Date.now();
+    if (down !== undefined) log(`The ${where} answers again.`);
+    down = undefined;
+  };
+  const failed = (error: unknown) => {
+    const reason = reasonOf(error, url);
+    if (down === undefined) {
+      log(`Lost the ${where} (${reason}): subscribing answers 503 until it is back.`);
+    }
+    down = reason;
+  };
+  // An idle connection the server closed (a restart): the pool drops it and connects anew.
+  pool.on('error', failed);
+
+  const guard = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await run();
+      answered();
+      return result;
+    } catch (error) {
+      if (!isUnreachable(error)) throw error;
+      failed(error);
+      throw unavailable(error);
+    }
+  };
+  const query: Query = (text, values, options = {}) =>
+    guard(async () => {
+      const config = { text, values, query_timeout: options.timeoutMs ?? QUERY_MS };
+      return (await pool.query(config)).rows;
+    });
+
+  const database: Database = {
+    query,
+    async transaction(work) {
+      const client = await guard(() => pool.connect());
+      let failure: unknown;
+      try {
+        const inside: Query = (text, values, options = {}) =>
+          guard(async () => {
+            const config = { text, values, query_timeout: options.timeoutMs ?? QUERY_MS };
+            return (await client.query(config)).rows;
+          });
+        await inside('BEGIN');
+        const result = await work(inside);
+        await inside('COMMIT');
+        return result;
+      } catch (error) {
+        failure = error;
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      } finally {
+        // A connection that failed mid-transaction is not given back to the pool.
+        const lost = failure instanceof HttpError && failure.status === 503;
+        client.release(lost ? (failure as HttpError) : undefined);
+      }
+    },
+    executeSql: (text, values) => pool.query(text, values),
+    health: () =>
+      Date.now() - lastAnswer <= HEALTHY_MS
+        ? { ok: true, store: 'postgresql' }
+        : { ok: false, store: 'postgresql', reason: down ?? 'no answer lately' },
+    where,
+    async close() {
+      clearInterval(heartbeat);
+      await pool.end();
+    },
+  };
+
+  try {
+    await pool.query('SELECT 1');
+    lastAnswer = Date.now();
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw new ConfigError(`cannot reach the ${where}: ${reasonOf(error, url)}`, { cause: error });
+  }
+  const heartbeat = setInterval(() => {
+    query('SELECT 1', [], { timeoutMs: HEARTBEAT_MS }).catch(() => {});
+  }, HEARTBEAT_MS);
+  // The CLIs end when their work is done; only the server's listeners keep it running.
+  heartbeat.unref();
+  return database;
+}
+
+/** `database "app" on db.example.com:5432` from a postgres:// URL, leaving out who and how. */
+export function describeDatabase(url: string): string {
+  const parsed = new URL(url);
+  const socket = parsed.searchParams.get('host');
+  const host = socket ?? `${parsed.hostname || 'localhost'}:${parsed.port || '5432'}`;
+  const name = decodeURIComponent(parsed.pathname.slice(1)) || decodeURIComponent(parsed.username);
+  return `database "${name || 'postgres'}" on ${host}`;
+}
+
+/**
+ * Whether `error` means the database could not be asked: no connection, a connection lost or
+ * timed out, or the server refusing work while it shuts down or starts. An answer to a bad
+ * statement (a DatabaseError of any other class) is a bug, not an outage.
+ */
+export function isUnreachable(error: unknown): boolean {
+  if (error instanceof pg.DatabaseError) {
+    // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutdown, crash, starting up),
+    // 53300 (too many connections).
+    return /^(08|57P0[1-3]|53300)/.test(error.code ?? '');
+  }
+  // Anything else pg rejects with is about the connection (refused, reset, timed out,
+  // terminated), except a programming error in the values given.
+  return error instanceof Error && !(error instanceof TypeError) && !(error instanceof RangeError);
+}
+
+/** A 503 with Retry-After for an error that means the database is away; other errors as they are. */
+export function unavailableIfLost(error: unknown): unknown {
+  return isUnreachable(error) ? unavailable(error) : error;
+}
+
+function unavailable(cause: unknown): HttpError {
+  return new HttpError(
+    503,
+    `the database is not reachable; try again in ${RETRY_AFTER_S} seconds`,
+    { 'Retry-After': String(RETRY_AFTER_S) },
+    { cause },
+  );
+}
+
+/** The error's message for a log line, with the URL's password left out should it appear. */
+function reasonOf(error: unknown, url: string): string {
+  const message =
+    error instanceof Error ? error.message || String(error.cause ?? '') : String(error);
+  const code = (error as { code?: unknown }).code;
+  const text =
+    typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
+  const password = decodeURIComponent(new URL(url).password);
+  return password ? text.split(password).join('***') : text;
+}

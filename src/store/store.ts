@@ -1,0 +1,102 @@
+import type { Config } from '../config.ts';
+import type { Database } from './database.ts';
+import { openStore } from './file.ts';
+import type { Subscription } from './subscription.ts';
+
+/**
+ * A stretch of the store in keyset order: the subscriptions after position `after`, up to and
+ * including `last`. Positions only grow: a subscription added or replaced gets the highest yet.
+ */
+export interface Span {
+  readonly after: number;
+  readonly last: number;
+  /** How many were stored in it when it was made. */
+  readonly count: number;
+}
+
+/** Whether the store can take subscriptions now (GET /healthz), and why not. */
+export interface StoreHealth {
+  ok: boolean;
+  store: 'file' | 'postgresql';
+  reason?: string;
+}
+
+/**
+ * The subscriptions: newest last, one per endpoint, every change stored before it resolves. Two
+ * implementations side by side: file.ts (subscription.json, the default) and postgres.ts
+ * (DATABASE_URL), held to one contract (test/store/contract.ts). A send never asks for all of
+ * them at once: it splits them into spans and reads one span at a time.
+ */
+export interface SubscriptionStore {
+  /** How many are stored. */
+  size(): Promise<number>;
+  latest(): Promise<Subscription | undefined>;
+  get(endpoint: string): Promise<Subscription | undefined>;
+  /** The stored subscriptions whose auth secret decodes to `secret` (16 bytes). */
+  withAuth(secret: Buffer): Promise<Subscription[]>;
+  /** What is stored now, oldest first, as spans of at most `size`: their bounds, no subscriptions. */
+  spans(size: number): Promise<Span[]>;
+  /** The subscriptions of `span` that are still stored, oldest first. */
+  read(span: Span): Promise<Subscription[]>;
+  /** Adds or replaces (and moves to newest) the subscription for its endpoint. */
+  add(subscription: Subscription): Promise<'created' | 'updated'>;
+  /**
+   * Adds many at once, in order, as one change: all or nothing. An entry equal to the stored one
+   * is left as it is, in its place, so adding the same list twice changes nothing.
+   */
+  addAll(
+    subscriptions: readonly Subscription[],
+  ): Promise<{ created: number; updated: number; unchanged: number }>;
+  /** Removes the given endpoints; resolves to how many were stored. */
+  remove(endpoints: Iterable<string>): Promise<number>;
+  /** Resolves when every change asked for so far is stored. */
+  flush(): Promise<void>;
+  health(): StoreHealth;
+  /** Where the subscriptions are, for a person: the file, or the database and its host. */
+  readonly where: string;
+  close(): Promise<void>;
+}
+
+/** The store and, with DATABASE_URL, the database it lives in (for what else is shared there). */
+export interface Storage {
+  store: SubscriptionStore;
+  database?: Database;
+}
+
+/**
+ * Opens the store the configuration asks for. The PostgreSQL code, and the `pg` package, load
+ * only with DATABASE_URL: without it start-up time, memory and the modules loaded stay the same.
+ */
+export async function openStorage(config: Config, log: (line: string) => void): Promise<Storage> {
+  if (config.databaseUrl) {
+    const { openPostgresStorage } = await import('./postgres.ts');
+    return openPostgresStorage(config.databaseUrl, log);
+  }
+  return { store: await openStore(config.subscriptionFile) };
+}
+
+/** The same subscription, field for field: an add that would change nothing. */
+export function sameSubscription(a: Subscription, b: Subscription): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The list with only the last entry for each endpoint, where that one stands: newest last. */
+export function lastOfEach(subscriptions: readonly Subscription[]): Subscription[] {
+  const seen = new Set<string>();
+  const kept: Subscription[] = [];
+  for (let i = subscriptions.length - 1; i >= 0; i--) {
+    const subscription = subscriptions[i] as Subscription;
+    if (seen.has(subscription.endpoint)) continue;
+    seen.add(subscription.endpoint);
+    kept.push(subscription);
+  }
+  return kept.reverse();
+}
+
+/** Every stored subscription, oldest first, a page (a span) at a time. */
+export async function* eachPage(
+  store: SubscriptionStore,
+  size = 1000,
+): AsyncGenerator<Subscription[]> {
+  for (const span of await store.spans(size)) yield await store.read(span);
+}
