@@ -23,7 +23,8 @@ import {
   tempDir,
 } from './support/processes.ts';
 import { type PushEvent, recordPushEvents } from './support/push-events.ts';
-import { readNotifications } from './support/worker.ts';
+import { serverPublicKey, storedSubscriptions } from './support/server-state.ts';
+import { dropSubscription, readEndpoint, readNotifications } from './support/worker.ts';
 
 // Chromium's own push client, offline: its GCM client checks in, registers and keeps its MCS
 // connection with the FCM stand-in; the server under test pushes to https://jmt17.google.com,
@@ -104,18 +105,10 @@ describe("the page in Chromium, through Chromium's own push client and an FCM st
   }
   const click = (name: string) => page.getByRole('button', { name, exact: true }).click();
   const status = (state: string) => page.locator(`#status[data-state="${state}"]`).waitFor();
-  const pageEndpoint = () =>
-    page.evaluate(async () => {
-      const registration = await navigator.serviceWorker.ready;
-      return (await registration.pushManager.getSubscription())?.endpoint ?? null;
-    });
-  const stored = async (): Promise<webpush.PushSubscription[]> =>
-    JSON.parse(await readFile(join(server.dir, 'subscription.json'), 'utf8'));
+  const pageEndpoint = () => page.evaluate(readEndpoint);
+  const stored = () => storedSubscriptions(server);
   const storedEndpoints = async () => (await stored()).map((s) => s.endpoint);
-  const serverKey = async (): Promise<string> => {
-    const response = await fetch(`${server.httpUrl}/api/vapid-public-key`);
-    return ((await response.json()) as { publicKey: string }).publicKey;
-  };
+  const serverKey = () => serverPublicKey(server);
   const send = (args: string[]) =>
     runScript('send', args, { cwd: server.dir, env: env(), spawn: hosts.spawn });
   const sameKey = (a: string | undefined, b: string) =>
@@ -257,6 +250,7 @@ describe("the page in Chromium, through Chromium's own push client and an FCM st
     const deletion = fcm.registry.forms.at(-1);
     assert.equal(deletion?.delete, 'true');
     assert.equal(deletion?.['X-subtype'], registration?.form['X-subtype']);
+    assert.equal(deletion?.sender, '*');
     assert.deepEqual(await storedEndpoints(), []);
     assert.equal(await pageEndpoint(), null);
     // The next push to it, as a server that still had it would send: 410 Gone.
@@ -276,13 +270,7 @@ describe("the page in Chromium, through Chromium's own push client and an FCM st
     await shown('Notifications are on', logged);
     assert.deepEqual(await storedEndpoints(), [endpoint]);
     // Behind the server's back, as when Chromium drops a subscription on its own.
-    assert.equal(
-      await page.evaluate(async () => {
-        const registration = await navigator.serviceWorker.ready;
-        return (await registration.pushManager.getSubscription())?.unsubscribe();
-      }),
-      true,
-    );
+    assert.equal(await page.evaluate(dropSubscription), true);
     await eventually('Chromium to delete its token', () =>
       fcm.registration(endpoint)?.deleted ? true : undefined,
     );
