@@ -8,6 +8,15 @@ import type { SendRequest, SendSummary } from './send-request.ts';
 // the one before are still waiting for their answers.
 export const BATCHES_IN_FLIGHT = 2;
 
+/** Shares a send of several batches with every worker on the database (queue.ts). */
+export interface SharedSend {
+  send(
+    spans: readonly Span[],
+    request: SendRequest,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<SendSummary>;
+}
+
 /** Sends to the subscriptions of one span, read when it is its turn, and removes the gone ones. */
 export async function sendSpan(
   deps: { store: SubscriptionStore; pusher: Pusher },

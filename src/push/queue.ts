@@ -3,26 +3,15 @@
 import PgBoss from 'pg-boss';
 import { type Database, isUnreachable } from '../store/database.ts';
 import type { Span, SubscriptionStore } from '../store/store.ts';
-import { BATCHES_IN_FLIGHT, sendSpan } from './batches.ts';
+import { BATCHES_IN_FLIGHT, type SharedSend, sendSpan } from './batches.ts';
 import { hostOf } from './deliver.ts';
-import type { DeliveryOptions, Notification } from './notification.ts';
 import type { Pusher } from './pusher.ts';
-import type { SharedSend } from './send.ts';
+
 import type { SendSummary } from './send-request.ts';
-import { QUEUE, startSharedSend } from './shared-send.ts';
+import { type BatchJob, type BatchResult, QUEUE, startSharedSend } from './shared-send.ts';
 
 // An idle worker asks for jobs this often; a send started here wakes it at once.
 const POLL_MS = 1_000;
-
-/** One batch of a shared send: a span of the store, and what to send to it. */
-export interface BatchJob {
-  send: string;
-  span: Span;
-  notification: Notification;
-  delivery: DeliveryOptions;
-  /** Milliseconds since 1970: a batch taken later is dropped (docs/scaling.md). */
-  deadline: number;
-}
 
 export interface QueueDeps {
   store: SubscriptionStore;
@@ -37,12 +26,6 @@ export interface QueueDeps {
 export interface SendQueue extends SharedSend {
   /** Takes no more batches, finishes those in hand. */
   close(): Promise<void>;
-}
-
-/** What a worker wrote down for a batch, as the waiting sender reads it back. */
-export interface BatchResult {
-  span: Span;
-  summary: SendSummary;
 }
 
 /**

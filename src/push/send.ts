@@ -1,23 +1,15 @@
 import type { Config } from '../config.ts';
 import { ConfigError, HttpError } from '../errors.ts';
 import { loadKeys } from '../keys.ts';
-import { openStorage, type SubscriptionStore } from '../store/store.ts';
-import { sendSpans } from './batches.ts';
+import { openStorage } from '../store/open.ts';
+import type { SubscriptionStore } from '../store/store.ts';
+import { type SharedSend, sendSpans } from './batches.ts';
 import { deliver } from './deliver.ts';
 import { createConfiguredPusher, type Pusher } from './pusher.ts';
 import type { SendQueue } from './queue.ts';
 import type { SendRequest, SendSummary } from './send-request.ts';
 
 const NO_SUBSCRIPTION = 'no subscription is stored yet: open the page and click Subscribe';
-
-/** Shares a send of several batches with every worker on the database (queue.ts). */
-export interface SharedSend {
-  send(
-    spans: Parameters<typeof sendSpans>[1],
-    request: SendRequest,
-    onProgress?: (done: number, total: number) => void,
-  ): Promise<SendSummary>;
-}
 
 /** What a send needs: the store, the pusher, the batch size, and with a database the queue. */
 export interface SendDeps {

@@ -4,11 +4,15 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type PgBoss from 'pg-boss';
 import { HttpError } from '../errors.ts';
-import { RETRY_AFTER_S, unavailableIfLost } from '../store/database.ts';
+import { type Database, RETRY_AFTER_S, unavailableIfLost } from '../store/database.ts';
 import type { Span } from '../store/store.ts';
 import { addTo, emptySummary } from './batches.ts';
-import { DEFAULT_TTL, encodePayload } from './notification.ts';
-import type { BatchJob, BatchResult, QueueDeps } from './queue.ts';
+import {
+  DEFAULT_TTL,
+  type DeliveryOptions,
+  encodePayload,
+  type Notification,
+} from './notification.ts';
 import type { SendRequest, SendSummary } from './send-request.ts';
 
 /** pg-boss's name for the queue of send batches. */
@@ -23,6 +27,22 @@ const RETRIES = 10;
 const STALL_MS = 10_000;
 const LOOKUPS = 50;
 
+/** One batch of a shared send: a span of the store, and what to send to it. */
+export interface BatchJob {
+  send: string;
+  span: Span;
+  notification: Notification;
+  delivery: DeliveryOptions;
+  /** Milliseconds since 1970: a batch taken later is dropped (docs/scaling.md). */
+  deadline: number;
+}
+
+/** What a worker did with a batch of a send that this process waits for. */
+export interface BatchResult {
+  span: Span;
+  summary: SendSummary;
+}
+
 interface Row {
   span_after: string;
   span_count: number;
@@ -32,13 +52,14 @@ interface Row {
 }
 
 /** The `send` of a queue: `waiting` is where its worker puts results for this process's sends. */
-export function startSharedSend(
-  deps: QueueDeps & {
-    boss: PgBoss;
-    waiting: Map<string, Map<number, BatchResult>>;
-    wake: () => void;
-  },
-) {
+export function startSharedSend(deps: {
+  database: Database;
+  boss: PgBoss;
+  leaseSeconds: number;
+  waiting: Map<string, Map<number, BatchResult>>;
+  /** Wakes this process's worker: there are batches to take. */
+  wake: () => void;
+}) {
   const { database, boss, waiting, leaseSeconds } = deps;
 
   async function send(

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { connectDatabase, type Database } from './database.ts';
 import { migrate } from './migrations.ts';
-import { lastOfEach, type Span, type Storage, type SubscriptionStore } from './store.ts';
+import { lastOfEach, type Span, type SubscriptionStore } from './store.ts';
 import type { Subscription } from './subscription.ts';
 
 interface Row {
@@ -29,7 +29,7 @@ const LONG_MS = 60_000;
 export async function openPostgresStorage(
   url: string,
   log: (line: string) => void,
-): Promise<Storage> {
+): Promise<{ store: SubscriptionStore; database: Database }> {
   const database = await connectDatabase(url, log);
   try {
     await migrate(database, log);
