@@ -1,7 +1,8 @@
-const OPEN = Buffer.from('[\n');
-const SEPARATOR = Buffer.from(',\n');
-const CLOSE = Buffer.from('\n]\n');
-const EMPTY = Buffer.from('[]\n');
+// subscription.json: `[`, one subscription per line, `]`; `npm run export` writes the same.
+export const OPEN = Buffer.from('[\n');
+export const SEPARATOR = Buffer.from(',\n');
+export const CLOSE = Buffer.from('\n]\n');
+export const EMPTY = Buffer.from('[]\n');
 const NEWLINE = Buffer.from('\n');
 const COMMA = Buffer.from(',');
 // Each removal searches the whole image (2-5 ms at 100,000 lines): past this many between two

@@ -72,10 +72,20 @@ export function lastOfEach(subscriptions: readonly Subscription[]): Subscription
   return kept.reverse();
 }
 
-/** Every stored subscription, oldest first, a page (a span) at a time. */
+/**
+ * Every stored subscription, oldest first, a page (a span) at a time. What was added or replaced
+ * while it ran is read too (a replaced one may then come twice, the newer last).
+ */
 export async function* eachPage(
   store: SubscriptionStore,
   size = 1000,
 ): AsyncGenerator<Subscription[]> {
-  for (const span of await store.spans(size)) yield await store.read(span);
+  let after = 0;
+  for (;;) {
+    const spans = (await store.spans(size)).filter((span) => span.last > after);
+    if (spans.length === 0) return;
+    for (const span of spans)
+      yield await store.read({ ...span, after: Math.max(span.after, after) });
+    after = (spans.at(-1) as Span).last;
+  }
 }
