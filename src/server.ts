@@ -82,12 +82,17 @@ export async function startServer(
   if (database) {
     const { startSendQueue } = await import('./push/queue.ts');
     const leaseSeconds = config.sendLeaseSeconds;
-    queue = await startSendQueue({ store, pusher, database, leaseSeconds, log }).catch(
-      async (error: unknown) => {
-        await Promise.all([store.close(), pusher.close()]);
-        throw error;
-      },
-    );
+    queue = await startSendQueue({
+      store,
+      pusher,
+      database,
+      leaseSeconds,
+      log,
+      logBatches: true,
+    }).catch(async (error: unknown) => {
+      await Promise.all([store.close(), pusher.close()]);
+      throw error;
+    });
   }
   const token = await loadSendToken(config);
   const failures = createRateLimiter(FAILED_AUTH_PER_MINUTE);

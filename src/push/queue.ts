@@ -10,6 +10,8 @@ import type { Pusher } from './pusher.ts';
 import type { SendSummary } from './send-request.ts';
 import { type BatchJob, type BatchResult, QUEUE, startSharedSend } from './shared-send.ts';
 
+// Any constant: the advisory lock around starting pg-boss.
+const QUEUE_LOCK_KEY = 7_365_420_020;
 // An idle worker asks for jobs this often; a send started here wakes it at once.
 const POLL_MS = 1_000;
 
@@ -20,6 +22,8 @@ export interface QueueDeps {
   /** SEND_LEASE_SECONDS: a batch whose worker holds it longer is given to another. */
   leaseSeconds: number;
   log: (line: string) => void;
+  /** A line for each batch done (the servers; the send CLI has its own report). */
+  logBatches?: boolean;
 }
 
 /** This process's place in the queue: it shares its own sends, and works everyone's batches. */
@@ -47,8 +51,12 @@ export async function startSendQueue(deps: QueueDeps): Promise<SendQueue> {
   boss.on('error', (error: Error) => {
     if (!isUnreachable(error)) log(`job queue: ${error.message}`);
   });
-  await boss.start();
-  await boss.createQueue(QUEUE);
+  // pg-boss installs its schema on the first start; two at once can collide (seen here: a
+  // duplicate pgboss schema), so processes start it one at a time.
+  await database.exclusive(QUEUE_LOCK_KEY, async () => {
+    await boss.start();
+    await boss.createQueue(QUEUE);
+  });
 
   // Results of batches of sends waiting in this process, also when they could not be written.
   const waiting = new Map<string, Map<number, BatchResult>>();
@@ -73,6 +81,12 @@ export async function startSendQueue(deps: QueueDeps): Promise<SendQueue> {
           .concat([late ? 'true' : 'false']),
       );
       await boss.complete(QUEUE, job.id);
+      if (deps.logBatches) {
+        const { delivered, removed, failed } = summary;
+        log(
+          `send batch (${span.count} subscriptions): delivered ${delivered}, removed ${removed}, failed ${failed.length}${late ? ' (dropped: past its deadline)' : ''}`,
+        );
+      }
     } catch (error) {
       // Left active: once its lease runs out, a worker (maybe this one) takes it over.
       if (!isUnreachable(error) && !isUnreachable((error as Error).cause)) {

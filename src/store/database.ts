@@ -15,6 +15,8 @@ export interface Database {
   query: Query;
   /** `work` in one transaction on one connection: committed when it resolves, else rolled back. */
   transaction<T>(work: (query: Query) => Promise<T>): Promise<T>;
+  /** `work` while holding a session advisory lock on `key`: one process at a time runs it. */
+  exclusive<T>(key: number, work: () => Promise<T>): Promise<T>;
   /** The plain driver call, for the job queue (pg-boss runs its statements through it). */
   executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
   /** Healthy while the database answered within the last few seconds. */
@@ -29,6 +31,8 @@ export interface Database {
 const CONNECT_MS = 4_000;
 const QUERY_MS = 5_000;
 const HEARTBEAT_MS = 2_000;
+// How long a start waits for another process's schema work (migrations, the queue's install).
+const LOCK_MS = 120_000;
 const HEALTHY_MS = 5_000;
 /** What a client is told to wait before trying again while the database is away. */
 export const RETRY_AFTER_S = 5;
@@ -104,6 +108,26 @@ export async function connectDatabase(url: string, log: (line: string) => void):
         // A connection that failed mid-transaction is not given back to the pool.
         const lost = failure instanceof HttpError && failure.status === 503;
         client.release(lost ? (failure as HttpError) : undefined);
+      }
+    },
+    async exclusive(key, work) {
+      const client = await guard(() => pool.connect());
+      let unlocked = false;
+      try {
+        const lock = { text: 'SELECT pg_advisory_lock($1)', values: [key], query_timeout: LOCK_MS };
+        await guard(() => client.query(lock));
+        try {
+          return await work();
+        } finally {
+          const unlock = client.query('SELECT pg_advisory_unlock($1)', [key]);
+          unlocked = await unlock.then(
+            () => true,
+            () => false,
+          );
+        }
+      } finally {
+        // A connection that may still hold the lock is closed, which lets the lock go.
+        client.release(!unlocked);
       }
     },
     executeSql: (text, values) => pool.query(text, values),
