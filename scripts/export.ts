@@ -27,7 +27,9 @@ await runCli(HELP, async () => {
   }
   if (positionals.length > 1) throw new UsageError('give at most one file to write');
   const [file] = positionals;
-  const { store } = await openStorage(loadConfig(), (line) => console.error(line));
+  const { store } = await openStorage(loadConfig(), (line) => console.error(line), {
+    watch: false,
+  });
   const output = file ? await open(file, 'w', 0o600) : undefined;
   try {
     await output?.chmod(0o600);

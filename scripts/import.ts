@@ -27,7 +27,7 @@ await runCli(HELP, async () => {
   if (!file || rest.length > 0) throw new UsageError('give one file to import');
   const config = loadConfig();
   const subscriptions = await readImport(file, config.pushAllowedHosts);
-  const { store } = await openStorage(config, (line) => console.error(line));
+  const { store } = await openStorage(config, (line) => console.error(line), { watch: false });
   try {
     const { created, updated, unchanged } = await store.addAll(subscriptions);
     console.log(`added ${created}, updated ${updated}, unchanged ${unchanged} (${store.where})`);

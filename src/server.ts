@@ -74,7 +74,7 @@ export async function startServer(
     const warning = await permissionWarning(file);
     if (warning) log(warning);
   }
-  const { store, database } = await openStorage(config, log);
+  const { store, database } = await openStorage(config, log, { watch: true });
   if (!database) await removeLeftoverTemps(config.subscriptionFile, log);
   const pusher = createConfiguredPusher(config, keys);
   // With a database this server works the batches of every server's sends.

@@ -51,7 +51,7 @@ export async function sendConfigured(
   onProgress?: (done: number, total: number) => void,
   log: (line: string) => void = (line) => console.error(line),
 ): Promise<SendSummary> {
-  const { store, database } = await openStorage(config, log);
+  const { store, database } = await openStorage(config, log, { watch: false });
   try {
     // Checked before the keys: with nothing stored, that is the problem to tell.
     if (!(await store.latest())) throw new HttpError(409, NO_SUBSCRIPTION);

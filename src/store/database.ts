@@ -39,10 +39,15 @@ export const RETRY_AFTER_S = 5;
 
 /**
  * Connects to DATABASE_URL and checks that it answers: one line naming the host and database
- * (ConfigError) when it does not. Afterwards a heartbeat keeps health() current, outages and
- * recoveries are logged once each, and the pool reconnects by itself.
+ * (ConfigError) when it does not. The pool reconnects by itself. With `watch` (the server), a
+ * heartbeat keeps health() current and outages and recoveries are logged once each; a CLI has
+ * its own one-line errors instead.
  */
-export async function connectDatabase(url: string, log: (line: string) => void): Promise<Database> {
+export async function connectDatabase(
+  url: string,
+  log: (line: string) => void,
+  { watch = true } = {},
+): Promise<Database> {
   const where = describeDatabase(url);
   const pool = new pg.Pool({
     connectionString: url,
@@ -55,12 +60,12 @@ export async function connectDatabase(url: string, log: (line: string) => void):
   let down: string | undefined;
   const answered = () => {
     lastAnswer = Date.now();
-    if (down !== undefined) log(`The ${where} answers again.`);
+    if (down !== undefined && watch) log(`The ${where} answers again.`);
     down = undefined;
   };
   const failed = (error: unknown) => {
     const reason = reasonOf(error, url);
-    if (down === undefined) {
+    if (down === undefined && watch) {
       log(`Lost the ${where} (${reason}): subscribing answers 503 until it is back.`);
     }
     down = reason;
@@ -150,9 +155,9 @@ export async function connectDatabase(url: string, log: (line: string) => void):
     throw new ConfigError(`cannot reach the ${where}: ${reasonOf(error, url)}`, { cause: error });
   }
   const heartbeat = setInterval(() => {
-    query('SELECT 1', [], { timeoutMs: HEARTBEAT_MS }).catch(() => {});
+    if (watch) query('SELECT 1', [], { timeoutMs: HEARTBEAT_MS }).catch(() => {});
   }, HEARTBEAT_MS);
-  // The CLIs end when their work is done; only the server's listeners keep it running.
+  // Even so, only the server's listeners keep a process running.
   heartbeat.unref();
   return database;
 }

@@ -12,11 +12,16 @@ export interface Storage {
 /**
  * Opens the store the configuration asks for. The PostgreSQL code, and the `pg` package, load
  * only with DATABASE_URL: without it start-up time, memory and the modules loaded stay the same.
+ * `watch` (the server) keeps an eye on the database: see connectDatabase.
  */
-export async function openStorage(config: Config, log: (line: string) => void): Promise<Storage> {
+export async function openStorage(
+  config: Config,
+  log: (line: string) => void,
+  options: { watch?: boolean } = {},
+): Promise<Storage> {
   if (config.databaseUrl) {
     const { openPostgresStorage } = await import('./postgres.ts');
-    return openPostgresStorage(config.databaseUrl, log);
+    return openPostgresStorage(config.databaseUrl, log, options);
   }
   return { store: await openStore(config.subscriptionFile) };
 }

@@ -29,8 +29,9 @@ const LONG_MS = 60_000;
 export async function openPostgresStorage(
   url: string,
   log: (line: string) => void,
+  options: { watch?: boolean } = {},
 ): Promise<{ store: SubscriptionStore; database: Database }> {
-  const database = await connectDatabase(url, log);
+  const database = await connectDatabase(url, log, options);
   try {
     await migrate(database, log);
   } catch (error) {

@@ -49,7 +49,7 @@ export interface Cluster {
   database(): Promise<string>;
   /** Stops the server (fast shutdown: sessions are cut), as a database outage. */
   stop(): Promise<void>;
-  /** Starts it again on the same port, with everything stored before. */
+  /** Starts it again on the same port, with everything stored before (if it is stopped). */
   start(): Promise<void>;
   /** The server's log so far, for failure messages. */
   log(): Promise<string>;
@@ -143,6 +143,7 @@ async function startCluster(bin: string): Promise<Cluster & { remove(): Promise<
       running = false;
     },
     async start() {
+      if (running) return;
       await start();
       running = true;
     },
