@@ -5,9 +5,14 @@ import { describe, test } from 'node:test';
 import { generateKeys, saveKeys } from '../src/keys.ts';
 import { POOL_THRESHOLD } from '../src/push/pusher.ts';
 import { postSubscription, useHarness } from './support/harness.ts';
+import { postgresOrReason, usePostgres } from './support/postgres.ts';
 import { ROOT, runScript, type ServerProcess, STRIPS_TYPES } from './support/processes.ts';
 
 const { push, env, newDir, start } = useHarness('swps-startup-');
+const postgresFound = postgresOrReason();
+const cluster = usePostgres(postgresFound.bin);
+// The packages that only DATABASE_URL may load.
+const POSTGRES_PACKAGES = ['pg', 'pg-pool', 'pg-protocol', 'pg-boss'];
 const PRELOAD = join(ROOT, 'test/support/loaded-modules.cjs');
 const listing = { NODE_OPTIONS: `--require ${JSON.stringify(PRELOAD)}` };
 
@@ -43,7 +48,9 @@ describe('what each entry point loads', () => {
     assert.equal(sent.code, 0, sent.stderr);
     const packages = packagesOf(loaded(sent.stderr));
     for (const name of ['web-push', 'undici']) assert.ok(packages.includes(name), name);
-    for (const name of ['selfsigned', '@peculiar']) assert.ok(!packages.includes(name), name);
+    for (const name of ['selfsigned', '@peculiar', ...POSTGRES_PACKAGES]) {
+      assert.ok(!packages.includes(name), name);
+    }
     assert.match(sent.stderr, /^worker threads started: 0$/m, 'one message encrypts here');
   });
 
@@ -70,6 +77,31 @@ describe('what each entry point loads', () => {
       (file) => file === 'undici/index.js' || /^undici\/lib\/web\//.test(file),
     );
     assert.deepEqual(unused, [], 'no fetch, WebSocket, EventSource or caches');
+    const postgres = packagesOf(files).filter((name) => POSTGRES_PACKAGES.includes(name));
+    assert.deepEqual(postgres, [], 'no PostgreSQL code without DATABASE_URL');
+  });
+
+  test('with DATABASE_URL the server and npm run send load pg, and the server pg-boss', {
+    skip: postgresFound.skip || postgresFound.missing || false,
+  }, async () => {
+    const database = await cluster().database();
+    const server = await start({ env: { ...listing, DATABASE_URL: database } });
+    await subscribeTo(server);
+    const sent = await runScript('send', ['Hello'], {
+      cwd: server.dir,
+      env: env({ ...listing, DATABASE_URL: database }),
+    });
+    assert.equal(sent.code, 0, sent.stderr);
+    assert.equal(await server.stop(), 0);
+    assert.deepEqual(
+      packagesOf(loaded(server.output()))
+        .filter((name) => POSTGRES_PACKAGES.includes(name))
+        .sort(),
+      [...POSTGRES_PACKAGES].sort(),
+    );
+    const cli = packagesOf(loaded(sent.stderr));
+    assert.ok(cli.includes('pg'));
+    assert.ok(!cli.includes('pg-boss'), 'a send to one needs no queue');
   });
 
   test('the server loads the X.509 code only when it makes a certificate', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
+import { ConfigError } from '../../src/errors.ts';
 import { openPostgresStorage } from '../../src/store/postgres.ts';
 import { postgresOrReason, usePostgres } from '../support/postgres.ts';
 import { storeContract } from './contract.ts';
@@ -22,3 +23,37 @@ storeContract(
   },
   { skip },
 );
+
+describe('PostgreSQL migrations', { skip }, () => {
+  test('run once: opening the store again changes nothing and says nothing', async () => {
+    const url = await cluster().database();
+    const lines: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { store } = await openPostgresStorage(url, (line) => lines.push(line));
+      await store.close();
+    }
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(
+      lines[0] ?? '',
+      /^Migrated the database "test\d+" on 127\.0\.0\.1:\d+ to schema version 1\.$/,
+    );
+  });
+
+  test('a database with a newer schema is refused in one line, and left as it was', async () => {
+    const url = await cluster().database();
+    const { store, database } = await openPostgresStorage(url, () => {});
+    await database.query('INSERT INTO web_push.migrations (version) VALUES (99)');
+    await store.close();
+    await assert.rejects(
+      openPostgresStorage(url, () => {}),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(
+          error.message,
+          /^the database "test\d+" on \S+ has schema version 99, newer than this server's 1: update the server$/,
+        );
+        return true;
+      },
+    );
+  });
+});
