@@ -1,12 +1,12 @@
 // The job queue of shared sends (pg-boss, in the database's pgboss schema), and this process's
 // worker on it. Loaded only with DATABASE_URL.
 import PgBoss from 'pg-boss';
+import { HttpError } from '../errors.ts';
 import { type Database, isUnreachable } from '../store/database.ts';
 import type { Span, SubscriptionStore } from '../store/store.ts';
 import { BATCHES_IN_FLIGHT, type SharedSend, sendSpan } from './batches.ts';
 import { hostOf } from './deliver.ts';
 import type { Pusher } from './pusher.ts';
-
 import type { SendSummary } from './send-request.ts';
 import { type BatchJob, type BatchResult, QUEUE, startSharedSend } from './shared-send.ts';
 
@@ -72,24 +72,27 @@ export async function startSendQueue(deps: QueueDeps): Promise<SendQueue> {
         ? await dropped(deps.store, span)
         : await sendSpan(deps, span, notification, delivery);
       waiting.get(send)?.set(span.after, { span, summary });
+      const { delivered, removed, failed } = summary;
+      const values: unknown[] = [send, span.after, span.count, delivered, removed];
+      values.push(JSON.stringify(failed), failed.length, late);
+      // The first result of a batch counts: a batch done twice (a lease lost) is reported once.
       await database.query(
         `INSERT INTO web_push.send_results
            (send_id, span_after, span_count, delivered, removed, failed, failed_count, dropped)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-        [send, span.after, span.count, summary.delivered, summary.removed]
-          .concat([JSON.stringify(summary.failed), summary.failed.length])
-          .concat([late ? 'true' : 'false']),
+        values,
       );
       await boss.complete(QUEUE, job.id);
       if (deps.logBatches) {
-        const { delivered, removed, failed } = summary;
         log(
           `send batch (${span.count} subscriptions): delivered ${delivered}, removed ${removed}, failed ${failed.length}${late ? ' (dropped: past its deadline)' : ''}`,
         );
       }
     } catch (error) {
-      // Left active: once its lease runs out, a worker (maybe this one) takes it over.
-      if (!isUnreachable(error) && !isUnreachable((error as Error).cause)) {
+      // Left active: once its lease runs out, a worker (maybe this one) takes it over. Losing
+      // the database is said once by the store; anything else is worth a line.
+      const lost = error instanceof HttpError && error.status === 503;
+      if (!lost && !isUnreachable(error)) {
         log(`send batch after position ${span.after}: ${(error as Error).message}`);
       }
     }

@@ -182,9 +182,9 @@ export function isUnreachable(error: unknown): boolean {
     // 53300 (too many connections).
     return /^(08|57P0[1-3]|53300)/.test(error.code ?? '');
   }
-  // Anything else pg rejects with is about the connection (refused, reset, timed out,
-  // terminated), except a programming error in the values given.
-  return error instanceof Error && !(error instanceof TypeError) && !(error instanceof RangeError);
+  // pg's own connection errors (refused, reset, timed out, terminated) are plain Errors, as are
+  // Node's socket errors; a TypeError for a bad value, or an error of ours, is something else.
+  return error instanceof Error && Object.getPrototypeOf(error) === Error.prototype;
 }
 
 /** A 503 with Retry-After for an error that means the database is away; other errors as they are. */
