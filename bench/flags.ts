@@ -26,11 +26,16 @@ time from starting a send to the push, and the server's idle RSS.
   --posts <count>          POSTs per stored size, one after another (default 200)
   --cpu-prof <dir>         write a CPU profile of each sender into <dir> (node --cpu-prof)
   --startup-runs <count>   runs of each start-up measurement, for its median (default 7)
+  --scale-n <list>         scale: send --all to these many (default 100000,1000000; the file
+                           store up to 100000)
+  --scale-stored <list>    scale: POST latency with these many in PostgreSQL (default 100,1000000)
   --help                   show this help`;
 
-export type Section = 'senders' | 'posts' | 'startup';
+export type Section = 'senders' | 'posts' | 'startup' | 'scale';
 export type Protocol = 'h1' | 'h2';
-const SECTIONS: readonly Section[] = ['senders', 'posts', 'startup'];
+const SECTIONS: readonly Section[] = ['senders', 'posts', 'startup', 'scale'];
+// Scale needs PostgreSQL and minutes: only when asked for.
+const DEFAULT_SECTIONS = 'senders,posts,startup';
 
 export interface BenchFlags {
   only: Section[];
@@ -47,6 +52,8 @@ export interface BenchFlags {
   floorIterations: number;
   stored: number[];
   posts: number;
+  scaleN: number[];
+  scaleStored: number[];
   cpuProf?: string;
   help: boolean;
 }
@@ -74,7 +81,9 @@ export function parseBenchFlags(args: string[]): BenchFlags {
       stored: { type: 'string', default: '100,10000,100000' },
       posts: { type: 'string', default: '200' },
       'cpu-prof': { type: 'string' },
-      only: { type: 'string', default: SECTIONS.join(',') },
+      only: { type: 'string', default: DEFAULT_SECTIONS },
+      'scale-n': { type: 'string', default: '100000,1000000' },
+      'scale-stored': { type: 'string', default: '100,1000000' },
       'startup-runs': { type: 'string', default: '7' },
       help: { type: 'boolean', default: false },
     },
@@ -123,6 +132,8 @@ export function parseBenchFlags(args: string[]): BenchFlags {
     floorIterations: one('floor-iterations', 2),
     stored: numbers('stored'),
     posts: one('posts'),
+    scaleN: numbers('scale-n'),
+    scaleStored: numbers('scale-stored'),
     ...(values['cpu-prof'] ? { cpuProf: values['cpu-prof'] } : {}),
     help: values.help ?? false,
   };

@@ -24,15 +24,17 @@ export async function measurePosts(options: {
   fresh: Subscription[];
   warmup: number;
   push: { host: string; caFile: string };
+  /** A database holding `count` subscriptions, instead of `stored` in subscription.json. */
+  database?: { url: string; count: number };
 }): Promise<PostLatency> {
-  const { stored, fresh, warmup, push } = options;
+  const { stored, fresh, warmup, push, database } = options;
   const dir = await tempDir('bench-post-');
   const timings: number[] = [];
   let errors = 0;
   let server: ServerProcess | undefined;
   const dispatcher = new Agent({ connections: 1 });
   try {
-    await writeSubscriptions(join(dir, 'subscription.json'), stored);
+    if (!database) await writeSubscriptions(join(dir, 'subscription.json'), stored);
     server = await startServerProcess({
       dir,
       env: {
@@ -41,6 +43,7 @@ export async function measurePosts(options: {
         NODE_EXTRA_CA_CERTS: push.caFile,
         PUSH_ALLOWED_HOSTS: push.host,
         RATE_LIMIT: '0',
+        ...(database ? { DATABASE_URL: database.url } : {}),
       },
       // Reading and checking 100,000 stored subscriptions takes seconds on a slow machine.
       timeoutMs: 120_000,
@@ -68,5 +71,6 @@ export async function measurePosts(options: {
   timings.sort((a, b) => a - b);
   const at = (q: number) =>
     timings[Math.min(timings.length - 1, Math.floor(q * timings.length))] ?? NaN;
-  return { stored: stored.length, posts: timings.length, p50: at(0.5), p99: at(0.99), errors };
+  const count = database?.count ?? stored.length;
+  return { stored: count, posts: timings.length, p50: at(0.5), p99: at(0.99), errors };
 }

@@ -9,6 +9,7 @@ import { type BenchFlags, HELP, parseBenchFlags } from './flags.ts';
 import { mint, pick, writeSubscriptions } from './mint.ts';
 import { measurePosts, type PostLatency } from './post-latency.ts';
 import { printPosts, printSenders } from './print.ts';
+import { benchScale } from './scale.ts';
 import type { SenderJob, SenderResult } from './sender.ts';
 import { benchStartup } from './startup.ts';
 import { cpuPerMessage, deliveryOk, mainCpuPerMessage, type Row, rateOf } from './table.ts';
@@ -155,6 +156,7 @@ try {
   if (postRows.length > 0) printPosts(postRows);
   if (fanOut) printTargets(rows, postRows);
   if (sections.has('startup')) await benchStartup(push, minted, flags.startupRuns, dir);
+  if (sections.has('scale')) await benchScale(push, flags, dir, vapidFile);
 } finally {
   await push.close();
   await rm(dir, { recursive: true, force: true });

@@ -86,6 +86,15 @@ describe('a send shared through the queue', {
       const expected = gone.includes(s) || failing.includes(s) ? 0 : 1;
       assert.equal(timesReceived(s, 'Shared'), expected, s.endpoint);
     }
+    const payloads = new Set(
+      push()
+        .received.filter((m) => m.endpoint === subscriptions[0]?.endpoint)
+        .map((m) => m.payload),
+    );
+    assert.ok(
+      payloads.has(JSON.stringify({ title: 'Simple Web Push', body: 'Shared' })),
+      `the payload's bytes as a send to one has them: ${[...payloads]}`,
+    );
     assert.ok(batchLines(a) > 0, `server A worked no batch:\n${a.output()}`);
     assert.ok(batchLines(b) > 0, `server B worked no batch:\n${b.output()}`);
     assert.ok(batchLines(a) + batchLines(b) < 20, 'the CLI worked batches too');

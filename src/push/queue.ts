@@ -70,7 +70,7 @@ export async function startSendQueue(deps: QueueDeps): Promise<SendQueue> {
       const late = Date.now() > deadline;
       const summary = late
         ? await dropped(deps.store, span)
-        : await sendSpan(deps, span, notification, delivery);
+        : await sendSpan(deps, span, JSON.parse(notification), delivery);
       waiting.get(send)?.set(span.after, { span, summary });
       const { delivered, removed, failed } = summary;
       const values: unknown[] = [send, span.after, span.count, delivered, removed];

@@ -7,12 +7,7 @@ import { HttpError } from '../errors.ts';
 import { type Database, RETRY_AFTER_S, unavailableIfLost } from '../store/database.ts';
 import type { Span } from '../store/store.ts';
 import { addTo, emptySummary } from './batches.ts';
-import {
-  DEFAULT_TTL,
-  type DeliveryOptions,
-  encodePayload,
-  type Notification,
-} from './notification.ts';
+import { DEFAULT_TTL, type DeliveryOptions, encodePayload } from './notification.ts';
 import type { SendRequest, SendSummary } from './send-request.ts';
 
 /** pg-boss's name for the queue of send batches. */
@@ -31,7 +26,11 @@ const LOOKUPS = 50;
 export interface BatchJob {
   send: string;
   span: Span;
-  notification: Notification;
+  /**
+   * The notification as JSON text: a jsonb object (pg-boss keeps job data as jsonb) would come
+   * back with its keys reordered, and every batch's payload should be the bytes a send to one has.
+   */
+  notification: string;
   delivery: DeliveryOptions;
   /** Milliseconds since 1970: a batch taken later is dropped (docs/scaling.md). */
   deadline: number;
@@ -69,7 +68,7 @@ export function startSharedSend(deps: {
   ): Promise<SendSummary> {
     const { notification, delivery } = request;
     // A notification too large fails here (413), not in every batch.
-    encodePayload(notification);
+    const payload = encodePayload(notification);
     const id = randomUUID();
     // The queued-batch rule (docs/scaling.md): a batch is sent while its send is younger than
     // the message's TTL, or than one lease when the TTL is shorter (so a batch can survive its
@@ -78,7 +77,7 @@ export function startSharedSend(deps: {
     const jobs = spans.map((span) => ({
       id: randomUUID(),
       name: QUEUE,
-      data: { send: id, span, notification, delivery, deadline } satisfies BatchJob,
+      data: { send: id, span, notification: payload, delivery, deadline } satisfies BatchJob,
       expireInSeconds: leaseSeconds,
       retryLimit: RETRIES,
       retryDelay: 0,

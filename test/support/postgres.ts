@@ -73,7 +73,14 @@ export function usePostgres(bin: string | undefined): () => Cluster {
   };
 }
 
-async function startCluster(bin: string): Promise<Cluster & { remove(): Promise<void> }> {
+/**
+ * Starts a cluster in a temporary folder; `remove()` stops it and deletes the folder. `fsync`
+ * off (the tests) is faster; the benchmark keeps it on, as a real database has it.
+ */
+export async function startCluster(
+  bin: string,
+  { fsync = false } = {},
+): Promise<Cluster & { remove(): Promise<void> }> {
   const dir = await tempDir('swps-pg-');
   const data = join(dir, 'data');
   const logFile = join(dir, 'postgres.log');
@@ -94,8 +101,8 @@ async function startCluster(bin: string): Promise<Cluster & { remove(): Promise<
   const log = () => readFile(logFile, 'utf8').catch(() => '');
   let port = 0;
   const start = async () => {
-    // fsync off: nothing here needs to survive a crash of the machine, and tests run faster.
-    const options = `-k ${dir} -p ${port} -c listen_addresses=127.0.0.1 -c fsync=off`;
+    // fsync off: nothing in a test needs to survive a crash of the machine.
+    const options = `-k ${dir} -p ${port} -c listen_addresses=127.0.0.1 -c fsync=${fsync ? 'on' : 'off'}`;
     await command('pg_ctl', [
       '-D',
       data,
