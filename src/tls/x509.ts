@@ -1,7 +1,6 @@
 // Makes certificates: the CA with @peculiar/x509, because only it can write name constraints
 // (selfsigned 5 drops extensions it does not know), and the server's certificate with selfsigned,
-// which the CA signs. It costs about 14 MiB of memory: import this module lazily, when a
-// certificate must be made, never at a start that only checks the ones on disk.
+// which the CA signs. The server loads this module in its certificate maker only (maker.ts).
 import { KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { GeneralName, GeneralSubtree, GeneralSubtrees, NameConstraints } from '@peculiar/asn1-x509';
