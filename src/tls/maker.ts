@@ -1,9 +1,8 @@
-// The certificate maker: a child process that makes certificates and exits. The X.509 code
-// (@peculiar/x509, selfsigned) keeps about 14 MiB of memory in the process that loads it until
-// that process stops, and a worker thread gives most of it back only at exit too (measured: see
-// docs/performance.md); a child's memory all goes back when it exits, so a first start is as
-// light as every later one. It is `node dist/src/tls/maker.js`: a job per line on stdin, the
-// PEMs of each on a line of stdout.
+// The certificate maker: a child process that makes certificates and exits. Loading the X.509
+// code (@peculiar/x509, selfsigned) costs a process about 14 MiB that it keeps until it ends; made
+// in a worker thread, about 8 MiB of it stayed after the worker had ended (docs/performance.md).
+// A child gives it all back, so a first start is as light as a restart. It is
+// `node dist/src/tls/maker.js`: a job per line on stdin, the PEMs of each on a line of stdout.
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
