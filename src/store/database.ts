@@ -182,9 +182,11 @@ export function isUnreachable(error: unknown): boolean {
     // 53300 (too many connections).
     return /^(08|57P0[1-3]|53300)/.test(error.code ?? '');
   }
-  // pg's own connection errors (refused, reset, timed out, terminated) are plain Errors, as are
-  // Node's socket errors; a TypeError for a bad value, or an error of ours, is something else.
-  return error instanceof Error && Object.getPrototypeOf(error) === Error.prototype;
+  // Anything else pg rejects with is about the connection (refused, reset, timed out,
+  // terminated); a TypeError or RangeError is a bad value given, and an error of ours is ours.
+  const ours = error instanceof HttpError || error instanceof ConfigError;
+  const programming = error instanceof TypeError || error instanceof RangeError;
+  return error instanceof Error && !ours && !programming;
 }
 
 /** A 503 with Retry-After for an error that means the database is away; other errors as they are. */

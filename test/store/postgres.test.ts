@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError } from '../../src/errors.ts';
+import pg from 'pg';
+import { ConfigError, HttpError } from '../../src/errors.ts';
+import { isUnreachable } from '../../src/store/database.ts';
 import { openPostgresStorage } from '../../src/store/postgres.ts';
 import { postgresOrReason, usePostgres } from '../support/postgres.ts';
+import { freePort } from '../support/processes.ts';
 import { storeContract } from './contract.ts';
 
 const found = postgresOrReason();
@@ -55,5 +58,28 @@ describe('PostgreSQL migrations', { skip }, () => {
         return true;
       },
     );
+  });
+});
+
+describe('telling a lost database from a bug', { skip }, () => {
+  test('a refused connection or a shutdown is an outage; a bad statement or an error of ours is not', async () => {
+    const port = await freePort();
+    const client = new pg.Client({ connectionString: `postgres://x@127.0.0.1:${port}/x` });
+    const refused = await client.connect().then(
+      () => assert.fail('nothing listens there'),
+      (error: unknown) => error,
+    );
+    assert.equal(isUnreachable(refused), true, String(refused));
+    const { store, database } = await openPostgresStorage(await cluster().database(), () => {});
+    try {
+      const wrong = await database.query('SELEC 1').catch((error: unknown) => error);
+      assert.ok(wrong instanceof pg.DatabaseError);
+      assert.equal(isUnreachable(wrong), false);
+    } finally {
+      await store.close();
+    }
+    for (const error of [new HttpError(413, 'too big'), new ConfigError('x'), new TypeError('x')]) {
+      assert.equal(isUnreachable(error), false, error.name);
+    }
   });
 });
