@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
-import { copyFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import { request } from 'undici';
-import { generateKeys, saveKeys } from '../src/keys.ts';
-import { openPostgresStorage } from '../src/store/postgres.ts';
 import { eventually } from './support/eventually.ts';
 import { postSubscription, useHarness } from './support/harness.ts';
 import { postgresOrReason, usePostgres } from './support/postgres.ts';
-import { runScript, type ServerProcess } from './support/processes.ts';
+import { runScript } from './support/processes.ts';
 import type { MintedSubscription } from './support/push-service.ts';
+import { seededDatabase, sharedSecrets, serverOn as startOn } from './support/shared-servers.ts';
 
 // The database going away under a running server and a running send. These tests stop and start
 // the one cluster of this file, so they run one after another.
@@ -19,25 +16,17 @@ test('finds PostgreSQL', { skip: found.skip }, () => {
   assert.ok(found.bin, found.missing);
 });
 const cluster = usePostgres(found.bin);
-const { push, env, newDir, start } = useHarness('swps-pg-outage-', { latencyMs: 200 });
+const harness = useHarness('swps-pg-outage-', { latencyMs: 200 });
+const { push, env } = harness;
 const SHARED = { SEND_BATCH: '3', SEND_LEASE_SECONDS: '2' };
 
 async function seeded(count: number) {
-  const database = await cluster().database();
   const subscriptions = Array.from({ length: count }, () => push().subscribe());
-  const { store } = await openPostgresStorage(database, () => {});
-  await store.addAll(subscriptions);
-  await store.close();
-  const secrets = await newDir();
-  await saveKeys(join(secrets, 'vapid.json'), generateKeys('mailto:ops@example.com'));
-  return { database, subscriptions, secrets };
+  const database = await seededDatabase(cluster(), subscriptions);
+  return { database, subscriptions, secrets: await sharedSecrets(harness) };
 }
 
-async function serverOn(database: string, secrets: string): Promise<ServerProcess> {
-  const dir = await newDir();
-  await copyFile(join(secrets, 'vapid.json'), join(dir, 'vapid.json'));
-  return start({ dir, env: { DATABASE_URL: database, ...SHARED } });
-}
+const serverOn = (database: string, secrets: string) => startOn(harness, database, secrets, SHARED);
 
 async function get(base: string, path: string) {
   const response = await request(`${base}${path}`);

@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
-import { copyFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import pg from 'pg';
 import { request } from 'undici';
-import { generateKeys, saveKeys } from '../src/keys.ts';
 import { openPostgresStorage } from '../src/store/postgres.ts';
 import { eventually } from './support/eventually.ts';
 import { useHarness } from './support/harness.ts';
 import { postgresOrReason, usePostgres } from './support/postgres.ts';
 import { runScript, type ServerProcess } from './support/processes.ts';
 import type { MintedSubscription } from './support/push-service.ts';
+import { seededDatabase, sharedSecrets, serverOn as startOn } from './support/shared-servers.ts';
 
 // Sends shared through the job queue: every server and the sending CLI work batches.
 const found = postgresOrReason();
@@ -19,28 +17,21 @@ test('finds PostgreSQL', { skip: found.skip }, () => {
 });
 const cluster = usePostgres(found.bin);
 // Each push takes a while, so a send of many small batches lasts long enough to share.
-const { push, env, newDir, start } = useHarness('swps-pg-send-', { latencyMs: 300 });
+const harness = useHarness('swps-pg-send-', { latencyMs: 300 });
+const { push, env } = harness;
 const TOKEN = 'shared-send-test-token-0123456789';
 // Batches of 3: a send to 60 is 20 jobs.
 const SHARED = { SEND_BATCH: '3', SEND_LEASE_SECONDS: '2' };
 
 /** A database holding `count` fresh subscriptions, and a folder with the keys for all. */
 async function seeded(count: number) {
-  const database = await cluster().database();
   const subscriptions = Array.from({ length: count }, () => push().subscribe());
-  const { store } = await openPostgresStorage(database, () => {});
-  await store.addAll(subscriptions);
-  await store.close();
-  const secrets = await newDir();
-  await saveKeys(join(secrets, 'vapid.json'), generateKeys('mailto:ops@example.com'));
-  return { database, subscriptions, secrets };
+  const database = await seededDatabase(cluster(), subscriptions);
+  return { database, subscriptions, secrets: await sharedSecrets(harness) };
 }
 
-async function serverOn(database: string, secrets: string): Promise<ServerProcess> {
-  const dir = await newDir();
-  await copyFile(join(secrets, 'vapid.json'), join(dir, 'vapid.json'));
-  return start({ dir, env: { DATABASE_URL: database, SEND_TOKEN: TOKEN, ...SHARED } });
-}
+const serverOn = (database: string, secrets: string) =>
+  startOn(harness, database, secrets, { SEND_TOKEN: TOKEN, ...SHARED });
 
 const send = (secrets: string, database: string, args: string[]) =>
   runScript('send', args, { cwd: secrets, env: env({ DATABASE_URL: database, ...SHARED }) });

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import pg from 'pg';
 import { request } from 'undici';
-import { generateKeys, saveKeys } from '../src/keys.ts';
 import { createPairing } from '../src/pairing/tokens.ts';
 import { postSubscription, useHarness } from './support/harness.ts';
 import { postgresOrReason, usePostgres } from './support/postgres.ts';
-import { freePort, runScript, runServer, type ServerProcess } from './support/processes.ts';
+import { freePort, runScript, runServer } from './support/processes.ts';
 import type { MintedSubscription } from './support/push-service.ts';
+import { sharedSecrets as makeSecrets, serverOn as startOn } from './support/shared-servers.ts';
 
 // Several servers on one database: what they share, and how they start.
 const found = postgresOrReason();
@@ -17,24 +16,11 @@ test('finds PostgreSQL', { skip: found.skip }, () => {
   assert.ok(found.bin, found.missing);
 });
 const cluster = usePostgres(found.bin);
-const { push, env, newDir, start } = useHarness('swps-pg-servers-');
+const harness = useHarness('swps-pg-servers-');
+const { push, env, newDir, start } = harness;
 
-/** A folder with the VAPID keys and pairing key that every server of the test shares. */
-async function sharedSecrets(): Promise<string> {
-  const dir = await newDir();
-  await saveKeys(join(dir, 'vapid.json'), generateKeys('mailto:ops@example.com'));
-  await createPairing({ keyFile: join(dir, 'pairing-key') }).mint();
-  return dir;
-}
-
-/** Starts a server in a folder of its own with the shared secrets, on `database`. */
-async function serverOn(database: string, secrets: string): Promise<ServerProcess> {
-  const dir = await newDir();
-  for (const name of ['vapid.json', 'pairing-key']) {
-    await copyFile(join(secrets, name), join(dir, name));
-  }
-  return start({ dir, env: { DATABASE_URL: database } });
-}
+const sharedSecrets = () => makeSecrets(harness);
+const serverOn = (database: string, secrets: string) => startOn(harness, database, secrets);
 
 async function call(base: string, path: string, method: string, body?: unknown, headers = {}) {
   const response = await request(`${base}${path}`, {
