@@ -1,27 +1,19 @@
 import { setMaxListeners } from 'node:events';
-import { STATUS_CODES } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import type { Config, HostRule } from '../config.ts';
 import type { VapidKeys } from '../keys.ts';
 import { checkEndpoint, type Subscription } from '../store/subscription.ts';
-import { encryptBody, encryptionProblem } from './encrypt.ts';
-import type { Bodies, EncryptPool } from './encrypt-pool.ts';
+import { BATCH, type BodyOf, encryptHere, encryptInPool } from './bodies.ts';
+import { createDelivery, type Failure, type Outcome, type Pace } from './delivery.ts';
+import type { EncryptPool } from './encrypt-pool.ts';
 import {
   DEFAULT_TTL,
   type DeliveryOptions,
   encodePayload,
   type Notification,
 } from './notification.ts';
-import { readReason, retryAfterMs } from './response.ts';
-import { Agent, request } from './undici.ts';
+import { createAgent } from './undici.ts';
 import { createVapidHeaders } from './vapid-header.ts';
-
-export interface Failure {
-  endpoint: string;
-  status?: number;
-  reason: string;
-}
 
 /** Every push accounted for: delivered, gone (404/410: remove them), or failed with a reason. */
 export interface Report {
@@ -60,28 +52,11 @@ export interface Pusher {
 
 /** Requests in flight per push-service origin unless told otherwise. */
 export const DEFAULT_CONCURRENCY = 160;
-// Node's HTTP/2 servers allow 100 concurrent streams unless they say otherwise.
-const STREAMS_PER_CONNECTION = 100;
 /**
  * Sends to this many subscriptions or more encrypt in worker threads: starting one costs tens of
  * ms, so smaller sends (the welcome, `npm run send`) encrypt here (docs/performance.md).
  */
 export const POOL_THRESHOLD = 200;
-// Keys sent to a worker at once, bodies back in one transferred buffer.
-const BATCH = 32;
-const TIMEOUT_ERRORS = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-]);
-const RETRYABLE_SOCKET_ERRORS = new Set([
-  'ECONNRESET',
-  'EPIPE',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  // HTTP/2: the push service reset this one stream (RST_STREAM), not the whole connection.
-  'ERR_HTTP2_STREAM_ERROR',
-]);
 
 /** Sends encrypted notifications with a cached VAPID header and bounded concurrency per origin. */
 export function createPusher(options: PusherOptions): Pusher {
@@ -100,100 +75,53 @@ export function createPusher(options: PusherOptions): Pusher {
   const closing = new AbortController();
   // One abort listener per request in flight, to every origin: not a leak.
   setMaxListeners(0, closing.signal);
+  const deliver = createDelivery({
+    dispatcher,
+    timeoutMs,
+    maxRetries,
+    maxRetryAfterMs,
+    signal: closing.signal,
+    // Else undici sends one POST at a time on an HTTP/2 connection (see createAgent).
+    idempotent: options.http2 === true,
+    now,
+  });
   let pool: Promise<EncryptPool> | undefined;
 
-  async function deliver(
-    { subscription, origin, path }: Target,
-    body: Buffer,
-    headers: Record<string, string>,
-    pace: { pausedUntil: number },
-  ): Promise<Failure | 'delivered' | 'gone'> {
-    const { endpoint } = subscription;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const wait = pace.pausedUntil - now();
-        if (wait > 0) await sleep(wait, undefined, { signal: closing.signal });
-        const response = await request({
-          origin,
-          path,
-          method: 'POST',
-          headers,
-          body,
-          dispatcher,
-          // undici's own per-connection timers: a new AbortSignal.timeout (and .any) per message
-          // cost about 70 µs of CPU and extra GC at 10,000 messages (bench/RESULTS.md).
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-          signal: closing.signal,
-          // Else undici sends one POST at a time on an HTTP/2 connection (see createAgent).
-          idempotent: options.http2 === true,
-        });
-        const status = response.statusCode;
-        // RFC 8030 §7.3: 404/410 mean the subscription no longer exists. Only a failure's body is
-        // worth reading; the rest is discarded (bounded by undici).
-        if ((status >= 200 && status < 300) || status === 404 || status === 410) {
-          await response.body.dump();
-          return status < 300 ? 'delivered' : 'gone';
-        }
-        const text = await readReason(response.body, timeoutMs);
-        const retryAfter = retryAfterMs(response.headers['retry-after'], now());
-        if ((status === 429 || status === 503) && attempt < maxRetries) {
-          const pause = retryAfter ?? 1000 * 2 ** attempt;
-          if (pause <= maxRetryAfterMs) {
-            // Slow down every request to this push service, not only this one.
-            pace.pausedUntil = Math.max(pace.pausedUntil, now() + pause);
-            continue;
-          }
-        }
-        return { endpoint, status, reason: text || STATUS_CODES[status] || 'error' };
-      } catch (error) {
-        const { code } = error as { code?: string };
-        if (closing.signal.aborted) return { endpoint, reason: 'not sent: shutting down' };
-        if (code && TIMEOUT_ERRORS.has(code)) {
-          return { endpoint, reason: `no answer within ${timeoutMs / 1000} s` };
-        }
-        // A kept-alive connection (or HTTP/2 stream) the push service has closed: try once more.
-        if (attempt === 0 && code && RETRYABLE_SOCKET_ERRORS.has(code)) continue;
-        return { endpoint, reason: code ? `${code}: ${(error as Error).message}` : String(error) };
-      }
-    }
-  }
-
-  /** Where each target's body comes from: this thread for a small send, the workers for a large one. */
-  async function bodySource(
-    payload: Buffer,
-    targets: readonly Target[],
-    large: boolean,
-  ): Promise<(index: number) => Promise<Buffer | string>> {
-    if (!large) {
-      return async (index) => {
-        const { keys } = (targets[index] as Target).subscription;
-        try {
-          return encryptBody(payload, keys.p256dh, keys.auth);
-        } catch (error) {
-          return encryptionProblem(error);
-        }
-      };
-    }
+  /** The bodies of one origin's targets: encrypted here for a small send, in the workers for a large one. */
+  async function bodiesFor(payload: Buffer, targets: readonly Target[], large: boolean) {
+    const subscriptions = targets.map((target) => target.subscription);
+    if (!large) return encryptHere(payload, subscriptions);
     pool ??= import('./encrypt-pool.ts').then(({ createEncryptPool }) =>
       createEncryptPool(workers),
     );
-    const workersPool = await pool;
-    const batches: Promise<Bodies>[] = [];
-    // Batches are asked for a little ahead of the requests that need them: the workers keep pace
-    // with sending without encrypting the whole send up front.
-    const ahead = Math.ceil(concurrency / BATCH) + 2;
-    return async (index) => {
-      const batch = Math.floor(index / BATCH);
-      for (let k = batch; k <= batch + ahead && k * BATCH < targets.length; k++) {
-        batches[k] ??= workersPool.encrypt(
-          payload,
-          targets.slice(k * BATCH, (k + 1) * BATCH).map((target) => target.subscription),
-        );
+    return encryptInPool(await pool, payload, subscriptions, Math.ceil(concurrency / BATCH) + 2);
+  }
+
+  /** Sends to one push service with `concurrency` requests in flight; `account` hears of each. */
+  async function sendToOrigin(
+    targets: readonly Target[],
+    bodyOf: BodyOf,
+    headers: Record<string, string>,
+    account: (endpoint: string, outcome: Outcome) => void,
+  ): Promise<void> {
+    const pace: Pace = { pausedUntil: 0 };
+    let next = 0;
+    const worker = async () => {
+      while (next < targets.length) {
+        const index = next++;
+        const { subscription, origin, path } = targets[index] as Target;
+        const { endpoint } = subscription;
+        const outcome = await bodyOf(index)
+          .then((body) =>
+            typeof body === 'string'
+              ? { endpoint, reason: body }
+              : deliver({ endpoint, origin, path, body, headers }, pace),
+          )
+          .catch((error: unknown) => ({ endpoint, reason: String(error) }));
+        account(endpoint, outcome);
       }
-      const bodies = await (batches[batch] as Promise<Bodies>);
-      return bodies[index % BATCH] as Buffer | string;
     };
+    await Promise.all(Array.from({ length: Math.min(concurrency, targets.length) }, worker));
   }
 
   return {
@@ -201,7 +129,7 @@ export function createPusher(options: PusherOptions): Pusher {
       const payload = Buffer.from(encodePayload(notification));
       const report: Report = { delivered: 0, gone: [], failed: [] };
       let done = 0;
-      const account = (endpoint: string, outcome: Failure | 'delivered' | 'gone') => {
+      const account = (endpoint: string, outcome: Outcome) => {
         if (outcome === 'delivered') report.delivered++;
         else if (outcome === 'gone') report.gone.push(endpoint);
         else report.failed.push(outcome);
@@ -216,31 +144,15 @@ export function createPusher(options: PusherOptions): Pusher {
         ...(delivery.topic ? { Topic: delivery.topic } : {}),
       };
       const large = subscriptions.length >= threshold;
-      const runOrigin = async (audience: string, targets: Target[]) => {
-        const headers = { ...common, Authorization: authorization(audience) };
-        const bodyOf = await bodySource(payload, targets, large);
-        const pace = { pausedUntil: 0 };
-        let next = 0;
-        const worker = async () => {
-          while (next < targets.length) {
-            const index = next++;
-            const target = targets[index] as Target;
-            const { endpoint } = target.subscription;
-            const outcome = await bodyOf(index)
-              .then((body) =>
-                typeof body === 'string'
-                  ? { endpoint, reason: body }
-                  : deliver(target, body, headers, pace),
-              )
-              .catch((error: unknown) => ({ endpoint, reason: String(error) }));
-            account(endpoint, outcome);
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(concurrency, targets.length) }, worker));
-      };
       const { groups, refused } = groupByOrigin(subscriptions, allowlist);
       for (const failure of refused) account(failure.endpoint, failure);
-      await Promise.all([...groups].map(([audience, targets]) => runOrigin(audience, targets)));
+      await Promise.all(
+        [...groups].map(async ([audience, targets]) => {
+          const headers = { ...common, Authorization: authorization(audience) };
+          const bodyOf = await bodiesFor(payload, targets, large);
+          await sendToOrigin(targets, bodyOf, headers, account);
+        }),
+      );
       return report;
     },
     async close() {
@@ -262,23 +174,6 @@ interface Target {
   subscription: Subscription;
   origin: string;
   path: string;
-}
-
-/**
- * HTTP/1.1: one request per connection. HTTP/2: up to STREAMS_PER_CONNECTION streams share a
- * connection (undici's `pipelining`, with requests marked idempotent: undici otherwise waits for
- * each POST's answer before the next stream, or with pipelining 1 opens a connection per stream).
- * So with PUSH_HTTP2=1 a push service that still answers in HTTP/1.1 gets pipelined requests.
- */
-function createAgent(concurrency: number, timeoutMs: number, http2 = false): Dispatcher {
-  if (!http2) return new Agent({ connections: concurrency, connectTimeout: timeoutMs });
-  const streams = Math.min(concurrency, STREAMS_PER_CONNECTION);
-  return new Agent({
-    allowH2: true,
-    connections: Math.ceil(concurrency / streams),
-    pipelining: streams,
-    connectTimeout: timeoutMs,
-  });
 }
 
 /** Groups by push-service origin; endpoints that may not be pushed to fail without a request. */

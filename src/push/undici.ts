@@ -16,7 +16,7 @@ setFlagsFromString('--no-wasm-tier-up');
 
 const require = createRequire(import.meta.url);
 
-export const Agent: typeof AgentClass = require('undici/lib/dispatcher/agent.js');
+const Agent: typeof AgentClass = require('undici/lib/dispatcher/agent.js');
 
 const dispatchRequest: (
   this: Dispatcher,
@@ -28,4 +28,24 @@ export type RequestOptions = Dispatcher.RequestOptions & { dispatcher: Dispatche
 /** undici's `request()`, given the origin and path (parsed once per subscription, not per request). */
 export function request(options: RequestOptions): Promise<Dispatcher.ResponseData> {
   return dispatchRequest.call(options.dispatcher, options);
+}
+
+// Node's HTTP/2 servers allow 100 concurrent streams unless they say otherwise.
+const STREAMS_PER_CONNECTION = 100;
+
+/**
+ * HTTP/1.1: one request per connection. HTTP/2: up to STREAMS_PER_CONNECTION streams share a
+ * connection (undici's `pipelining`, with requests marked idempotent: undici otherwise waits for
+ * each POST's answer before the next stream, or with pipelining 1 opens a connection per stream).
+ * So with PUSH_HTTP2=1 a push service that still answers in HTTP/1.1 gets pipelined requests.
+ */
+export function createAgent(concurrency: number, timeoutMs: number, http2 = false): Dispatcher {
+  if (!http2) return new Agent({ connections: concurrency, connectTimeout: timeoutMs });
+  const streams = Math.min(concurrency, STREAMS_PER_CONNECTION);
+  return new Agent({
+    allowH2: true,
+    connections: Math.ceil(concurrency / streams),
+    pipelining: streams,
+    connectTimeout: timeoutMs,
+  });
 }

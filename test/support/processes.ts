@@ -56,6 +56,9 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** How a child is started: `spawn` itself, or a wrapper that runs it somewhere else. */
+export type Spawn = (command: string, args: string[], options: SpawnOptions) => ChildProcess;
+
 export interface CliResult {
   code: number | null;
   stdout: string;
@@ -69,11 +72,17 @@ export interface CliResult {
 export async function runScript(
   name: string,
   args: string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv; input?: string | Readable; source?: boolean },
+  options: {
+    cwd: string;
+    env: NodeJS.ProcessEnv;
+    input?: string | Readable;
+    source?: boolean;
+    spawn?: Spawn;
+  },
 ): Promise<CliResult> {
   const { input } = options;
   const file = entry(script(name), `scripts/${name}.ts`, options.source);
-  const child = spawn(process.execPath, [file, ...args], {
+  const child = (options.spawn ?? spawn)(process.execPath, [file, ...args], {
     cwd: options.cwd,
     env: options.env,
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -128,9 +137,6 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** How to run a child: `spawn` itself, a LAN namespace's (test/support/lan.ts), readOnlyIn's. */
-type Spawn = (command: string, args: string[], options: SpawnOptions) => ChildProcess;
-
 /**
  * A `spawn` whose children find `folder` read-only. chmod 555 stops everyone but root, and these
  * tests may run as root: then each child runs in a mount namespace of its own (unshare -m) with
@@ -150,7 +156,7 @@ interface StartOptions {
   dir: string;
   env: NodeJS.ProcessEnv;
   timeoutMs?: number;
-  /** How to run it: `spawn` by default. */
+  /** How to run it: `spawn` by default, or a LAN namespace's (test/support/lan.ts), readOnlyIn's. */
   spawn?: Spawn;
   /** Run src/server.ts itself, with a Node that strips types, instead of the build. */
   source?: boolean;
