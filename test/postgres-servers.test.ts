@@ -106,6 +106,18 @@ describe('servers sharing one database', { skip: found.skip || found.missing || 
     for (const server of servers) assert.equal(await server.stop(), 0, server.output());
   });
 
+  test('with a database, the folder of SUBSCRIPTION_FILE need not exist: nothing is written there', async () => {
+    const database = await cluster().database();
+    const missing = join(await newDir(), 'no-such-folder', 'subscription.json');
+    const server = await start({ env: { DATABASE_URL: database, SUBSCRIPTION_FILE: missing } });
+    const created = await postSubscription(server.httpUrl, push().subscribe());
+    assert.equal(created.statusCode, 201, await created.body.text());
+    assert.match(
+      server.output(),
+      /^0 subscription\(s\) in database "test\d+" on 127\.0\.0\.1:\d+$/m,
+    );
+  });
+
   test('GET /healthz answers 200 with the store, unlimited and unlogged, in both modes', async () => {
     const database = await cluster().database();
     const servers = [
