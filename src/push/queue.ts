@@ -2,7 +2,8 @@
 // worker on it. Loaded only with DATABASE_URL.
 import PgBoss from 'pg-boss';
 import { HttpError } from '../errors.ts';
-import { type Database, isUnreachable } from '../store/database.ts';
+import type { Database } from '../store/database.ts';
+import { isUnreachable } from '../store/database-errors.ts';
 import type { Span, SubscriptionStore } from '../store/store.ts';
 import { BATCHES_IN_FLIGHT, type SharedSend, sendSpan } from './batches.ts';
 import { hostOf } from './deliver.ts';

@@ -4,7 +4,8 @@ import { ConfigError, HttpError } from '../errors.ts';
 import { readIfExists, writeFileAtomic } from './files.ts';
 import { createImage, type StoreImage } from './image.ts';
 import { withLock } from './lock.ts';
-import { lastOfEach, type Span, type SubscriptionStore, sameSubscription } from './store.ts';
+import { createPositions } from './positions.ts';
+import { lastOfEach, type SubscriptionStore, sameSubscription } from './store.ts';
 import { parseShape, type Subscription } from './subscription.ts';
 
 type Change = { add: Subscription } | { remove: string };
@@ -18,13 +19,7 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
   let version = await versionOf(file);
   let unsaved: Change[] = [];
   let saveError: unknown;
-  // Each entry's position for spans: increasing along the map's order, never given twice.
-  const positions = new WeakMap<Subscription, number>();
-  let counter = 0;
-  for (const subscription of byEndpoint.values()) positions.set(subscription, ++counter);
-  // Where the last read() stopped: a send reads its spans in order, so each read goes on from
-  // there instead of walking the map from its start (quadratic over a large store).
-  let cursor: ReadCursor | undefined;
+  const positions = createPositions(byEndpoint);
   // Each subscription's JSON line, encoded once (entries are immutable).
   const lines = new WeakMap<Subscription, Buffer>();
   const lineOf = (subscription: Subscription): Buffer => {
@@ -52,7 +47,7 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
       if ((await versionOf(file)) !== version) {
         const fresh = await readStore(file);
         for (const change of unsaved) apply(fresh, change);
-        renumber(fresh, byEndpoint);
+        positions.renumber(fresh, byEndpoint);
         byEndpoint = fresh;
         newest = lastOf(byEndpoint);
         image = undefined;
@@ -64,22 +59,6 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
       version = await versionOf(file);
     });
 
-  /**
-   * Positions for a map read again from the file: the other writer only appended and removed, so
-   * an entry keeps its position while those stay increasing; one moved to the end gets a new one.
-   * A span made before still finds what it held.
-   */
-  const renumber = (fresh: Map<string, Subscription>, old: Map<string, Subscription>) => {
-    let previous = 0;
-    for (const subscription of fresh.values()) {
-      const before = old.get(subscription.endpoint);
-      const known = before && positions.get(before);
-      const position = known !== undefined && known > previous ? known : ++counter;
-      positions.set(subscription, position);
-      previous = position;
-    }
-  };
-
   // Writes are serialized; changes made while one is in flight are coalesced into the next one.
   let inFlight: Promise<void> = Promise.resolve();
   let next: Promise<void> | undefined;
@@ -90,7 +69,7 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
     if (old && image && !image.remove(lineOf(old))) image = undefined;
     if ('add' in c) {
       image?.append(lineOf(c.add));
-      positions.set(c.add, ++counter);
+      positions.place(c.add);
       newest = c.add;
     } else if (old === newest) {
       newest = lastOf(byEndpoint);
@@ -119,43 +98,8 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
     latest: async () => newest,
     get: async (endpoint) => byEndpoint.get(endpoint),
     withAuth: async (secret) => [...byEndpoint.values()].filter((s) => authIs(s, secret)),
-    async spans(size) {
-      const spans: Span[] = [];
-      let [after, last, count] = [0, 0, 0];
-      for (const subscription of byEndpoint.values()) {
-        last = positions.get(subscription) ?? 0;
-        if (++count === size) {
-          spans.push({ after, last, count });
-          [after, count] = [last, 0];
-        }
-      }
-      if (count > 0) spans.push({ after, last, count });
-      return spans;
-    },
-    async read(span) {
-      const resume = cursor?.map === byEndpoint && cursor.after === span.after;
-      const at =
-        resume && cursor ? cursor : { map: byEndpoint, after: 0, iterator: byEndpoint.values() };
-      const found: Subscription[] = [];
-      for (
-        let next = at.pending ?? at.iterator.next().value;
-        next;
-        next = at.iterator.next().value
-      ) {
-        at.pending = undefined;
-        // Removed, or replaced by a newer one at the end, since the iterator passed it.
-        if (byEndpoint.get(next.endpoint) !== next) continue;
-        const position = positions.get(next) ?? 0;
-        if (position <= span.after) continue;
-        if (position > span.last) {
-          at.pending = next;
-          break;
-        }
-        found.push(next);
-      }
-      cursor = { ...at, after: span.last };
-      return found;
-    },
+    spans: async (size) => positions.spans(byEndpoint, size),
+    read: async (span) => positions.read(byEndpoint, span),
     async add(subscription) {
       const { existed, saved } = change({ add: subscription });
       await saved;
@@ -193,15 +137,6 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
     where: file,
     close: () => inFlight,
   };
-}
-
-interface ReadCursor {
-  map: Map<string, Subscription>;
-  /** The `last` of the span read before. */
-  after: number;
-  iterator: Iterator<Subscription, undefined>;
-  /** The first entry past that span, taken from the iterator already. */
-  pending?: Subscription;
 }
 
 // The auth secrets of stored subscriptions, decoded once each (entries are immutable).
