@@ -21,6 +21,8 @@ export interface Device {
 // other Chromium browsers (Opera, Brave, Samsung Internet); Edge uses Windows' push service.
 const BROWSERS: [RegExp, string][] = [
   [/^fcm\.googleapis\.com$/, 'Chrome'],
+  // Chromium builds other than Chrome's stable channel (config.ts).
+  [/^jmt17\.google\.com$/, 'Chromium'],
   [/(^|\.)push\.services\.mozilla\.com$/, 'Firefox'],
   [/(^|\.)push\.apple\.com$/, 'Safari'],
   [/(^|\.)notify\.windows\.com$/, 'Edge'],

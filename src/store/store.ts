@@ -71,7 +71,7 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
     } else {
       for (const [endpoint, patch] of change.update) {
         const old = map.get(endpoint);
-        if (old) map.set(endpoint, { ...old, ...patch });
+        if (old) map.set(endpoint, patched(old, patch));
       }
     }
   };
@@ -81,7 +81,7 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
     for (const [endpoint, patch] of patches) {
       const old = byEndpoint.get(endpoint);
       if (!old) continue;
-      const entry = { ...old, ...patch };
+      const entry = patched(old, patch);
       byEndpoint.set(endpoint, entry);
       names.removed(old.name);
       names.added(entry.name);
@@ -196,4 +196,14 @@ export async function openStore(file: string): Promise<SubscriptionStore> {
     },
     flush: () => writes.flush(),
   };
+}
+
+/**
+ * `old` with `patch` applied; a result older than the one it has is left out. Replayed after
+ * another process wrote the file, a send's results must not undo a later send's (the CLI's).
+ */
+function patched(old: Subscription, patch: Patch): Subscription {
+  const { lastResult, ...rest } = patch;
+  const older = lastResult && old.lastResult && lastResult.at < old.lastResult.at;
+  return { ...old, ...rest, ...(lastResult && !older ? { lastResult } : {}) };
 }
