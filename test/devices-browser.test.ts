@@ -81,7 +81,9 @@ describe('the owner’s devices in Chromium', {
     }
   }
 
-  test('subscribe with a name, rename, send tests (delivered, then a 403), send to one of two, remove', async (t) => {
+  test('subscribe with a name, rename, send tests (delivered, then a 403), send to one of two, remove', {
+    timeout: 60_000,
+  }, async (t) => {
     const { page, errors } = await openPage(t);
     assert.equal(await page.getByLabel('Name this device').inputValue(), 'Chrome on Linux');
     const laptop = await subscribeAs(page, 'Test laptop');
