@@ -53,7 +53,7 @@ function item(device, ownEndpoint) {
   part('.device-name').textContent = device.name;
   part('.badge').hidden = !device.latest;
   const added = device.addedAt
-    ? `added ${new Date(device.addedAt).toLocaleString()}`
+    ? `added ${new Date(device.addedAt).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })}`
     : 'added earlier';
   const own = device.endpoint === ownEndpoint ? ' · this browser' : '';
   part('.device-about').textContent = `${device.browser} · ${added}${own}`;
