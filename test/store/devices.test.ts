@@ -1,21 +1,15 @@
 import assert from 'node:assert/strict';
-import { createECDH, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { HttpError } from '../../src/errors.ts';
 import { browserOf, findDevice, listDevices } from '../../src/store/devices.ts';
 import type { Subscription } from '../../src/store/subscription.ts';
+import { fcmSubscription } from '../support/subscription.ts';
 
-function subscription(endpoint: string, fields: Partial<Subscription> = {}): Subscription {
-  return {
-    endpoint,
-    expirationTime: null,
-    keys: {
-      p256dh: createECDH('prime256v1').generateKeys().toString('base64url'),
-      auth: randomBytes(16).toString('base64url'),
-    },
-    ...fields,
-  };
-}
+/** A stored subscription at `endpoint`, with `fields` beside. */
+const subscription = (endpoint: string, fields: Partial<Subscription> = {}): Subscription => ({
+  ...fcmSubscription('x', fields),
+  endpoint,
+});
 
 test('browserOf tells the browser by its push service, else names the push service', () => {
   assert.equal(browserOf('https://fcm.googleapis.com/fcm/send/x'), 'Chrome');

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createECDH, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -7,6 +6,7 @@ import type { LastResult } from '../../src/store/device-fields.ts';
 import { openStore } from '../../src/store/store.ts';
 import type { Subscription } from '../../src/store/subscription.ts';
 import { tempDir } from '../support/processes.ts';
+import { fcmSubscription } from '../support/subscription.ts';
 
 // The store's device fields: names kept apart, results recorded in place and in one write.
 let root: string;
@@ -26,17 +26,7 @@ async function storeFile(): Promise<string> {
   return join(dir, 'subscription.json');
 }
 
-function subscription(id: string, fields: Partial<Subscription> = {}): Subscription {
-  return {
-    endpoint: `https://fcm.googleapis.com/fcm/send/${id}`,
-    expirationTime: null,
-    keys: {
-      p256dh: createECDH('prime256v1').generateKeys().toString('base64url'),
-      auth: randomBytes(16).toString('base64url'),
-    },
-    ...fields,
-  };
-}
+const subscription = fcmSubscription;
 
 const onDisk = async (file: string): Promise<Subscription[]> =>
   JSON.parse(await readFile(file, 'utf8'));
