@@ -67,13 +67,12 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     const addedAt = old[0]?.addedAt ?? subscription.addedAt;
     // Removed first, so that the name is free to carry over; the two changes share one write.
     const removing = store.remove(old.map((s) => s.endpoint));
-    const outcome = await store.add({
+    const adding = store.add({
       ...subscription,
       ...(name !== undefined ? { name } : {}),
       ...(addedAt !== undefined ? { addedAt } : {}),
     });
-    await removing;
-    return outcome;
+    return (await Promise.all([adding, removing]))[0];
   };
 
   return {
