@@ -37,14 +37,15 @@ const say = (text) => {
   $('devices-status').textContent = text;
 };
 
-/** Runs a device's action, says what came of it (or what failed), then lists the devices again. */
+/** Runs a device's action, lists the devices again, then says what came of it (or what failed). */
 async function act(what, action) {
+  let outcome;
   try {
-    say(await action());
+    outcome = await action();
   } catch (error) {
-    say(`${what} failed: ${error.message}`);
+    outcome = `${what} failed: ${error.message}`;
   }
-  await refresh();
+  say([outcome, await refresh()].filter(Boolean).join(' '));
 }
 
 function item(device, ownEndpoint) {
@@ -119,11 +120,15 @@ function render(devices, own) {
   fillRecipients(devices);
 }
 
+/** Lists the devices again; says why it could not, and answers that (or nothing). */
 async function refresh() {
   try {
     render(await api('GET', '/api/devices'), await ownEndpoint());
+    return '';
   } catch (error) {
-    say(`Could not list the devices: ${error.message}`);
+    const why = `Could not list the devices: ${error.message}`;
+    say(why);
+    return why;
   }
 }
 

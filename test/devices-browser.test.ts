@@ -168,6 +168,7 @@ describe('the owner’s devices in Chromium', {
     });
     await device(page, 'Phone').getByRole('button', { name: 'Remove' }).click();
     await page.locator('#devices-status', { hasText: 'Removed “Phone”.' }).waitFor();
+    await device(page, 'Phone').waitFor({ state: 'detached' });
     assert.match(asked, /^Remove “Phone”\?/);
     assert.deepEqual(await page.locator('#device-list .device-name').allTextContents(), [
       'Kitchen laptop',
