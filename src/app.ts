@@ -78,7 +78,9 @@ export function createApp(deps: AppDeps) {
 
   async function subscribe(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const pass = await admission.check(req);
-    const subscription = parseSubscription(await readJson(req, BODY_LIMIT), deps.allowlist);
+    const parsed = parseSubscription(await readJson(req, BODY_LIMIT), deps.allowlist);
+    // A subscription the store already has keeps the time it was first added (store.add).
+    const subscription = { ...parsed, addedAt: new Date().toISOString() };
     const outcome = await pass.add(subscription);
     const host = hostOf(subscription.endpoint);
     // Only for the log line: a count the database cannot give now does not undo the stored one.

@@ -8,6 +8,7 @@ import { createApp } from './app.ts';
 import { ROOT, staleBuild } from './build.ts';
 import { type Config, loadConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
+import { createDevicesApi } from './http/devices-api.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
 import { createSendApi } from './http/send-api.ts';
 import { createStatic } from './http/static.ts';
@@ -110,6 +111,7 @@ export async function startServer(
   const batch = config.sendBatch;
   const sendApi = createSendApi({ store, pusher, batch, shared: queue, token, failures, log });
   const pairingApi = createPairingApi({ pairing, origin, certDir: config.certDir });
+  const devicesApi = createDevicesApi({ store, token, failures, log });
   const app = createApp({
     store,
     pusher,
@@ -121,7 +123,9 @@ export async function startServer(
     caRoute: createCaRoute(() => tls.current().caPem),
     admission: createAdmission({ store, pairing, spent, failures, log }),
     extraRoutes: async (req, res, pathname) =>
-      (await sendApi(req, res, pathname)) || pairingApi(req, res, pathname),
+      (await sendApi(req, res, pathname)) ||
+      (await pairingApi(req, res, pathname)) ||
+      devicesApi(req, res, pathname),
   });
   https.on('request', app);
 

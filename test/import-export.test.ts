@@ -90,6 +90,18 @@ describe('npm run import and npm run export', {
     const subscriptions = Array.from({ length: 25 }, (_, i) => ({
       ...push().subscribe(),
       expirationTime: i % 2 ? null : 1_700_000_000_000 + i,
+      // The device fields of some: a name, when it was added, the last send's result.
+      ...(i % 3 === 0 ? { name: `Phone ${i}`, addedAt: '2026-12-01T10:00:00.000Z' } : {}),
+      ...(i % 4 === 0
+        ? {
+            lastResult: {
+              at: '2026-12-02T10:00:00.000Z',
+              outcome: 'failed',
+              status: 410,
+              reason: 'Gone',
+            },
+          }
+        : {}),
     }));
     await run('import', dir, [await written(dir, subscriptions)], first);
     const backup = join(dir, 'backup.json');

@@ -84,6 +84,9 @@ describe('a phone pairing in Chromium', { skip, timeout: 120_000 }, () => {
       assert.ok(await page.locator('#paste').isHidden(), 'nothing to paste: it has the link');
       assert.match(await text(page, '#detail'), /Pairing link received/);
       await subscribes(page);
+      // The owner's list and send form are for the server's own browser only.
+      assert.ok(await page.locator('#devices').isHidden(), 'no list of devices on a phone');
+      assert.ok(await page.locator('#send').isHidden(), 'no send form on a phone');
       assert.deepEqual(errors, []);
     });
   }

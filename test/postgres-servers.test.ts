@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { createPairing } from '../src/pairing/tokens.ts';
 import { postSubscription, useHarness } from './support/harness.ts';
 import { postgresOrReason, usePostgres } from './support/postgres.ts';
-import { freePort, runScript, runServer } from './support/processes.ts';
+import { freePort, runScript, runServer, type ServerProcess } from './support/processes.ts';
 import type { MintedSubscription } from './support/push-service.ts';
 import { sharedSecrets as makeSecrets, serverOn as startOn } from './support/shared-servers.ts';
 
@@ -83,6 +83,69 @@ describe('servers sharing one database', { skip: found.skip || found.missing || 
     assert.equal(viaB.status, 201, 'a link minted by one pairs through any other');
   });
 
+  test('devices are shared: names numbered across servers, renamed and listed through either, results recorded, --to by name', async () => {
+    const [database, secrets] = [await cluster().database(), await sharedSecrets()];
+    const [a, b] = await Promise.all([serverOn(database, secrets), serverOn(database, secrets)]);
+    const phone = push().subscribe();
+    const laptop = push().subscribe();
+    for (const [server, subscription] of [
+      [a, phone],
+      [b, laptop],
+    ] as const) {
+      const created = await postSubscription(server.httpUrl, { ...subscription, name: 'Phone' });
+      assert.equal(created.statusCode, 201, await created.body.text());
+    }
+    const listed = async (server: ServerProcess) => {
+      const answer = await call(server.httpUrl, '/api/devices', 'GET');
+      assert.equal(answer.status, 200, JSON.stringify(answer.json));
+      return answer.json as {
+        name: string;
+        endpoint: string;
+        lastResult: { outcome: string } | null;
+      }[];
+    };
+    const named = (list: { name: string; endpoint: string }[]) =>
+      list.map((d) => [d.endpoint, d.name]);
+    assert.deepEqual(named(await listed(a)), [
+      [phone.endpoint, 'Phone'],
+      [laptop.endpoint, 'Phone 2'],
+    ]);
+    const renamed = await call(b.httpUrl, '/api/devices', 'PATCH', {
+      endpoint: laptop.endpoint,
+      name: 'Laptop',
+    });
+    assert.equal(renamed.status, 200, JSON.stringify(renamed.json));
+    const sent = await runScript('send', ['--to', 'lap', 'Hello laptop'], {
+      cwd: secrets,
+      env: env({ DATABASE_URL: database }),
+    });
+    assert.equal(sent.code, 0, sent.stderr);
+    assert.equal(sent.stdout, 'delivered 1\n');
+    const body = (m: { payload: string }) => JSON.parse(m.payload).body;
+    assert.ok(
+      push().received.some((m) => m.endpoint === laptop.endpoint && body(m) === 'Hello laptop'),
+    );
+    assert.ok(
+      !push().received.some((m) => m.endpoint === phone.endpoint && body(m) === 'Hello laptop'),
+    );
+    const devices = await listed(a);
+    assert.deepEqual(named(devices), [
+      [phone.endpoint, 'Phone'],
+      [laptop.endpoint, 'Laptop'],
+    ]);
+    assert.deepEqual(
+      devices.map((d) => d.lastResult?.outcome),
+      ['delivered', 'delivered'],
+      'the welcomes and the CLI send are recorded',
+    );
+    const list = await runScript('devices', ['--json'], {
+      cwd: secrets,
+      env: env({ DATABASE_URL: database }),
+    });
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(named(JSON.parse(list.stdout)), named(devices));
+  });
+
   test('two servers started at the same moment migrate the database once', async () => {
     const [database, secrets] = [await cluster().database(), await sharedSecrets()];
     const servers = await Promise.all([serverOn(database, secrets), serverOn(database, secrets)]);
@@ -98,7 +161,7 @@ describe('servers sharing one database', { skip: found.skip || found.missing || 
       );
       assert.deepEqual(
         rows.map((row) => row.version),
-        [1],
+        [1, 2],
       );
     } finally {
       await client.end();

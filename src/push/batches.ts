@@ -1,7 +1,6 @@
-import type { Span, SubscriptionStore } from '../store/store.ts';
-import { deliver } from './deliver.ts';
+import type { Span } from '../store/store.ts';
+import { type DeliverDeps, deliver } from './deliver.ts';
 import type { DeliveryOptions, Notification } from './notification.ts';
-import type { Pusher } from './pusher.ts';
 import type { SendRequest, SendSummary } from './send-request.ts';
 
 // Batches in flight at once in one process: the next one's requests start while the last few of
@@ -19,7 +18,7 @@ export interface SharedSend {
 
 /** Sends to the subscriptions of one span, read when it is its turn, and removes the gone ones. */
 export async function sendSpan(
-  deps: { store: SubscriptionStore; pusher: Pusher },
+  deps: DeliverDeps,
   span: Span,
   notification: Notification,
   delivery: DeliveryOptions,
@@ -32,7 +31,7 @@ export async function sendSpan(
 
 /** Works every span in this process, BATCHES_IN_FLIGHT at a time; one report for them all. */
 export async function sendSpans(
-  deps: { store: SubscriptionStore; pusher: Pusher },
+  deps: DeliverDeps,
   spans: readonly Span[],
   request: SendRequest,
   onProgress?: (done: number, total: number) => void,

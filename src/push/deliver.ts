@@ -1,12 +1,23 @@
+import type { LastResult } from '../store/device-fields.ts';
 import type { SubscriptionStore } from '../store/store.ts';
 import type { Subscription } from '../store/subscription.ts';
 import type { DeliveryOptions, Notification } from './notification.ts';
-import type { Pusher } from './pusher.ts';
+import type { Pusher, Report } from './pusher.ts';
 import type { SendSummary } from './send-request.ts';
 
-/** Pushes to the given subscriptions and removes those the push service says are gone. */
+// A push service's reason is shown in terminals and pages: no escape sequences from afar.
+const CONTROL = /\p{Cc}/gu;
+
+/** What delivering needs; `log` hears of a failed save of the results, which no one waits for. */
+export interface DeliverDeps {
+  store: SubscriptionStore;
+  pusher: Pusher;
+  log: (line: string) => void;
+}
+
+/** Pushes to the given subscriptions, removes those the push service says are gone, and records each one's result. */
 export async function deliver(
-  deps: { store: SubscriptionStore; pusher: Pusher },
+  deps: DeliverDeps,
   targets: readonly Subscription[],
   notification: Notification,
   delivery: DeliveryOptions = {},
@@ -14,12 +25,40 @@ export async function deliver(
 ): Promise<SendSummary> {
   const report = await deps.pusher.send(targets, notification, delivery, onProgress);
   const removed = await deps.store.remove(report.gone);
+  // Not waited for: the results share the store's next write, so a POST's welcome push costs
+  // it no write of its own. A failed write is said in the log; the results stay in memory.
+  deps.store.record(resultsOf(targets, report)).catch((error: Error) => {
+    const why = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    deps.log(`the results of a send were not saved: ${error.message}${why}`);
+  });
   const failed = report.failed.map(({ endpoint, status, reason }) => ({
     host: hostOf(endpoint),
     ...(status ? { status } : {}),
     reason,
   }));
   return { delivered: report.delivered, removed, failed };
+}
+
+/**
+ * Each target's result: the failures with their reasons, and the rest delivered but the gone
+ * (they leave the list). The pusher accounts for every push (Report); should its counts ever
+ * not add up, only the failures are recorded, never a delivery that may not have happened.
+ */
+function resultsOf(targets: readonly Subscription[], report: Report): Map<string, LastResult> {
+  const at = new Date().toISOString();
+  const results = new Map<string, LastResult>();
+  for (const { endpoint, status, reason } of report.failed) {
+    const said = reason.replace(CONTROL, ' ');
+    results.set(endpoint, { at, outcome: 'failed', ...(status ? { status } : {}), reason: said });
+  }
+  const { delivered, gone, failed } = report;
+  if (delivered !== targets.length - gone.length - failed.length) return results;
+  const goneSet = new Set(gone);
+  const ok: LastResult = { at, outcome: 'delivered' };
+  for (const { endpoint } of targets) {
+    if (!goneSet.has(endpoint) && !results.has(endpoint)) results.set(endpoint, ok);
+  }
+  return results;
 }
 
 /** The endpoint's host: enough to tell push services apart without logging the whole capability URL. */

@@ -74,6 +74,11 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX send_results_finished_at ON web_push.send_results (finished_at);
   `,
+  `
+  -- Device names are told apart without regard to case, and numbered (" 2", " 3"): a new name is
+  -- looked up as itself and as a prefix (LIKE 'name %'), which text_pattern_ops serves.
+  CREATE INDEX subscriptions_name ON web_push.subscriptions (lower(name) text_pattern_ops);
+  `,
 ];
 
 // Any constant: the advisory lock that one migrating process holds while the others wait.

@@ -9,6 +9,8 @@ import type { Subscription } from './subscription.ts';
 export interface Positions {
   /** Gives `subscription`, just added at the end of the map, the highest position yet. */
   place(subscription: Subscription): void;
+  /** `entry` took `old`'s place in the map (a rename, a result): it takes its position too. */
+  carry(old: Subscription, entry: Subscription): void;
   /**
    * Positions for a map read again from the file. The other writer only appended and removed, so
    * an entry keeps its position while those stay increasing; one moved to the end gets a new one.
@@ -41,6 +43,9 @@ export function createPositions(map: Map<string, Subscription>): Positions {
     place(subscription) {
       positions.set(subscription, ++counter);
     },
+    carry(old, entry) {
+      positions.set(entry, positionOf(old));
+    },
     renumber(fresh, old) {
       let previous = 0;
       for (const subscription of fresh.values()) {
@@ -69,13 +74,15 @@ export function createPositions(map: Map<string, Subscription>): Positions {
       const at = resume && cursor ? cursor : { map: current, after: 0, iterator: current.values() };
       const found: Subscription[] = [];
       for (
-        let next = at.pending ?? at.iterator.next().value;
-        next;
-        next = at.iterator.next().value
+        let seen = at.pending ?? at.iterator.next().value;
+        seen;
+        seen = at.iterator.next().value
       ) {
         at.pending = undefined;
-        // Removed, or replaced by a newer one at the end, since the iterator passed it.
-        if (current.get(next.endpoint) !== next) continue;
+        // Since the iterator passed it: removed, replaced by a newer one at the end (a new
+        // position), or changed where it stands (the same position: take the entry as it is now).
+        const next = current.get(seen.endpoint);
+        if (!next || positionOf(next) !== positionOf(seen)) continue;
         const position = positionOf(next);
         if (position <= span.after) continue;
         if (position > span.last) {

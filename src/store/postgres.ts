@@ -1,26 +1,32 @@
-import { createHash } from 'node:crypto';
 import { connectDatabase, type Database } from './database.ts';
 import { migrate } from './migrations.ts';
+import {
+  COLUMNS,
+  freeName,
+  fromRow,
+  hashOf,
+  lockName,
+  type Row,
+  TABLE,
+  valuesOf,
+  WRITTEN,
+} from './postgres-rows.ts';
 import { lastOfEach, type Span, type SubscriptionStore } from './store.ts';
-import type { Subscription } from './subscription.ts';
 
-interface Row {
-  endpoint: string;
-  expiration_time: number | null;
-  p256dh: string;
-  auth: string;
-}
-
-const COLUMNS = 'endpoint, expiration_time, p256dh, auth';
-const TABLE = 'web_push.subscriptions';
-// A changed subscription takes the next position: replaced means newest.
+// A changed subscription takes the next position: replaced means newest. An add keeps the
+// device fields it does not give (store.ts); an import (addAll) copies them as they are.
 const REPLACE = `ON CONFLICT (endpoint) DO UPDATE SET
     position = nextval('web_push.subscription_position'),
     expiration_time = EXCLUDED.expiration_time,
     p256dh = EXCLUDED.p256dh,
     auth = EXCLUDED.auth,
     auth_hash = EXCLUDED.auth_hash`;
-// Rows per statement of addAll: five arrays of this length as parameters.
+const KEEP = `, name = COALESCE(EXCLUDED.name, s.name),
+    added_at = COALESCE(s.added_at, EXCLUDED.added_at),
+    last_result = COALESCE(EXCLUDED.last_result, s.last_result)`;
+const COPY = `, name = EXCLUDED.name, added_at = EXCLUDED.added_at, last_result = EXCLUDED.last_result`;
+const PLACEHOLDERS = '$1, $2, $3, $4, $5, $6, $7, $8';
+// Rows per statement of addAll: eight arrays of this length as parameters.
 const CHUNK = 5_000;
 // A send's spans number every row, and a span may be large: more than the 5 s of a POST.
 const LONG_MS = 60_000;
@@ -85,13 +91,50 @@ export function createPostgresStore(database: Database): SubscriptionStore {
         LONG_MS,
       ),
     async add(subscription) {
-      const [row] = await query<{ created: boolean }>(
-        `INSERT INTO ${TABLE} AS s (endpoint, expiration_time, p256dh, auth, auth_hash)
-         VALUES ($1, $2, $3, $4, $5) ${REPLACE} RETURNING (xmax = 0) AS created`,
-        valuesOf(subscription),
-      );
+      const upsert = `INSERT INTO ${TABLE} AS s (${WRITTEN}) VALUES (${PLACEHOLDERS})
+        ${REPLACE}${KEEP} RETURNING (xmax = 0) AS created`;
+      const { name, endpoint } = subscription;
+      // Without a name: one statement. With one: the name numbered against the others, in turn.
+      const [row] =
+        name === undefined
+          ? await query<{ created: boolean }>(upsert, valuesOf(subscription))
+          : await database.transaction(async (inTransaction) => {
+              await lockName(inTransaction, name);
+              const free = await freeName(inTransaction, name, endpoint);
+              return inTransaction<{ created: boolean }>(
+                upsert,
+                valuesOf({ ...subscription, name: free }),
+              );
+            });
       return row?.created ? 'created' : 'updated';
     },
+    async rename(endpoint, name) {
+      const [row] = await database.transaction(async (inTransaction) => {
+        await lockName(inTransaction, name);
+        const free = await freeName(inTransaction, name, endpoint);
+        return inTransaction<Row>(
+          `UPDATE ${TABLE} SET name = $2 WHERE endpoint = $1 RETURNING ${COLUMNS}`,
+          [endpoint, free],
+        );
+      });
+      return row && fromRow(row);
+    },
+    async record(results) {
+      if (results.size === 0) return;
+      const endpoints = [...results.keys()];
+      const values = [...results.values()].map((result) => JSON.stringify(result));
+      // One statement for a send's batch; a result older than the stored one is left out.
+      await query(
+        `UPDATE ${TABLE} AS s SET last_result = r.result
+         FROM unnest($1::text[], $2::jsonb[]) AS r(endpoint, result)
+         WHERE s.endpoint = r.endpoint
+           AND (s.last_result IS NULL OR s.last_result->>'at' <= r.result->>'at')`,
+        [endpoints, values],
+        { timeoutMs: LONG_MS },
+      );
+    },
+    // Every server reads the same rows: there is nothing to read again.
+    refresh: async () => {},
     async addAll(subscriptions) {
       const entries = lastOfEach(subscriptions);
       const counts = { created: 0, updated: 0, unchanged: 0 };
@@ -102,13 +145,15 @@ export function createPostgresStore(database: Database): SubscriptionStore {
           // Unnested in order, so new rows take their positions in the list's order; a row
           // equal to the stored one is not touched and keeps its place.
           const rows = await inTransaction<{ created: boolean }>(
-            `INSERT INTO ${TABLE} AS s (endpoint, expiration_time, p256dh, auth, auth_hash)
-             SELECT * FROM unnest($1::text[], $2::float8[], $3::text[], $4::text[], $5::bytea[])
-             ${REPLACE}
-             WHERE (s.expiration_time, s.p256dh, s.auth)
-               IS DISTINCT FROM (EXCLUDED.expiration_time, EXCLUDED.p256dh, EXCLUDED.auth)
+            `INSERT INTO ${TABLE} AS s (${WRITTEN})
+             SELECT * FROM unnest($1::text[], $2::float8[], $3::text[], $4::text[], $5::text[],
+               $6::text[], $7::jsonb[], $8::bytea[])
+             ${REPLACE}${COPY}
+             WHERE (s.expiration_time, s.p256dh, s.auth, s.name, s.added_at, s.last_result)
+               IS DISTINCT FROM (EXCLUDED.expiration_time, EXCLUDED.p256dh, EXCLUDED.auth,
+                 EXCLUDED.name, EXCLUDED.added_at, EXCLUDED.last_result)
              RETURNING (xmax = 0) AS created`,
-            [0, 1, 2, 3, 4].map((column) => columns.map((values) => values[column])),
+            [0, 1, 2, 3, 4, 5, 6, 7].map((column) => columns.map((values) => values[column])),
             { timeoutMs: LONG_MS },
           );
           const created = rows.filter((row) => row.created).length;
@@ -134,23 +179,4 @@ export function createPostgresStore(database: Database): SubscriptionStore {
     where: database.where,
     close: () => database.close(),
   };
-}
-
-/** A row as the Subscription the file store would hold: the same fields in the same order. */
-function fromRow(row: Row): Subscription {
-  return {
-    endpoint: row.endpoint,
-    expirationTime: row.expiration_time,
-    keys: { p256dh: row.p256dh, auth: row.auth },
-  };
-}
-
-function valuesOf(subscription: Subscription): unknown[] {
-  const { endpoint, expirationTime, keys } = subscription;
-  const secret = Buffer.from(keys.auth, 'base64url');
-  return [endpoint, expirationTime, keys.p256dh, keys.auth, hashOf(secret)];
-}
-
-function hashOf(secret: Buffer): Buffer {
-  return createHash('sha256').update(secret).digest();
 }

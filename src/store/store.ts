@@ -1,3 +1,4 @@
+import type { LastResult } from './device-fields.ts';
 import type { Subscription } from './subscription.ts';
 
 /**
@@ -35,7 +36,10 @@ export interface SubscriptionStore {
   spans(size: number): Promise<Span[]>;
   /** The subscriptions of `span` that are still stored, oldest first. */
   read(span: Span): Promise<Subscription[]>;
-  /** Adds or replaces (and moves to newest) the subscription for its endpoint. */
+  /**
+   * Adds or replaces (and moves to newest) the subscription for its endpoint. A replaced entry's
+   * name, addedAt and lastResult stay unless given; a name another entry has gets " 2", " 3".
+   */
   add(subscription: Subscription): Promise<'created' | 'updated'>;
   /**
    * Adds many at once, in order, as one change: all or nothing. An entry equal to the stored one
@@ -46,7 +50,17 @@ export interface SubscriptionStore {
   ): Promise<{ created: number; updated: number; unchanged: number }>;
   /** Removes the given endpoints; resolves to how many were stored. */
   remove(endpoints: Iterable<string>): Promise<number>;
-  /** Resolves when every change asked for so far is stored. */
+  /** Names the device of a stored endpoint (numbered as in add), where it stands: the entry, or undefined when none has it. */
+  rename(endpoint: string, name: string): Promise<Subscription | undefined>;
+  /**
+   * Sets the lastResult of every stored endpoint in `results`, where each stands, in one write;
+   * a result older than the one an entry has is left out. The file store waits up to a second
+   * for another change to share that write (flush() starts it at once).
+   */
+  record(results: ReadonlyMap<string, LastResult>): Promise<void>;
+  /** Shows what another process changed since (the send CLI writes subscription.json too). */
+  refresh(): Promise<void>;
+  /** Starts a waiting write now; resolves when every change asked for so far is stored. */
   flush(): Promise<void>;
   health(): StoreHealth;
   /** Where the subscriptions are, for a person: the file, or the database and its host. */
@@ -88,4 +102,11 @@ export async function* eachPage(
       yield await store.read({ ...span, after: Math.max(span.after, after) });
     after = (spans.at(-1) as Span).last;
   }
+}
+
+/** Every stored subscription, oldest first, in one list: for the device list, not for sends. */
+export async function readAll(store: SubscriptionStore): Promise<Subscription[]> {
+  const all: Subscription[] = [];
+  for await (const page of eachPage(store)) all.push(...page);
+  return all;
 }

@@ -1,6 +1,7 @@
 // npm run import and npm run export: a subscription.json into the store, and the store out as one.
 import type { HostRule } from '../config.ts';
 import { ConfigError, HttpError } from '../errors.ts';
+import { storedFields } from './device-fields.ts';
 import { readIfExists } from './files.ts';
 import { CLOSE, EMPTY, OPEN, SEPARATOR } from './image.ts';
 import { eachPage, type SubscriptionStore } from './store.ts';
@@ -8,8 +9,8 @@ import { parseSubscription, type Subscription } from './subscription.ts';
 
 /**
  * The subscriptions of a subscription.json, each checked as POST /api/subscriptions checks it
- * (against `rules`, the push-service allowlist). A bad entry is a ConfigError naming its index
- * and what is wrong: then nothing is imported.
+ * (against `rules`, the push-service allowlist), with their device fields. A bad entry is a
+ * ConfigError naming its index and what is wrong: then nothing is imported.
  */
 export async function readImport(
   file: string,
@@ -28,7 +29,11 @@ export async function readImport(
   }
   return data.map((entry, index) => {
     try {
-      return parseSubscription(entry, rules);
+      const checked = parseSubscription(entry, rules);
+      // What the server itself wrote beside it (addedAt, lastResult) comes along, types checked;
+      // the name as a POST checks it.
+      const { name: _, ...fields } = storedFields(entry as Record<string, unknown>) ?? {};
+      return { ...checked, ...fields };
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
       throw new ConfigError(

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createECDH, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
+import type { DeviceFields, LastResult } from '../../src/store/device-fields.ts';
 import { eachPage, type SubscriptionStore } from '../../src/store/store.ts';
 import type { Subscription } from '../../src/store/subscription.ts';
 import { int, mulberry32, pick } from '../support/hostile.ts';
@@ -13,17 +14,30 @@ export interface StoreUnderTest {
   reopen(): Promise<SubscriptionStore>;
 }
 
-/** A subscription with every field set, unique by `name`, with fresh keys. */
-export function sample(name: string, expirationTime: number | null = null): Subscription {
+/** A subscription unique by `id`, with fresh keys, and the device `fields` given (in their order). */
+export function sample(
+  id: string,
+  expirationTime: number | null = null,
+  fields: DeviceFields = {},
+): Subscription {
   return {
-    endpoint: `https://fcm.googleapis.com/fcm/send/${name}`,
+    endpoint: `https://fcm.googleapis.com/fcm/send/${id}`,
     expirationTime,
     keys: {
       p256dh: createECDH('prime256v1').generateKeys().toString('base64url'),
       auth: randomBytes(16).toString('base64url'),
     },
+    ...fields,
   };
 }
+
+const delivered = (at: string): LastResult => ({ at, outcome: 'delivered' });
+const FAILED: LastResult = {
+  at: '2026-12-06T10:00:00.000Z',
+  outcome: 'failed',
+  status: 403,
+  reason: 'BadJwtToken',
+};
 
 /** Every stored subscription, oldest first, read as a send reads them: span by span. */
 export async function listAll(store: SubscriptionStore, size = 3): Promise<Subscription[]> {
@@ -86,8 +100,20 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>,
 
     test('every field comes back exactly as it was stored, to the byte', async (t) => {
       const { store, reopen } = await opened(t);
-      // A float no integer type would keep, and null; keys as given, without padding.
-      const entries = [sample('x', 1_765_432_109_876.5), sample('y'), sample('z', 0)];
+      // A float no integer type would keep, and null; keys as given, without padding; every
+      // device field, and none.
+      const entries = [
+        sample('x', 1_765_432_109_876.5, {
+          name: 'Phone',
+          addedAt: '2026-12-01T10:00:00.000Z',
+          lastResult: FAILED,
+        }),
+        sample('y'),
+        sample('z', 0, {
+          addedAt: '2026-12-02T10:00:00.000Z',
+          lastResult: delivered('2026-12-03T10:00:00.000Z'),
+        }),
+      ];
       for (const s of entries) await store.add(s);
       for (const read of [store, await reopen()]) {
         const stored = await listAll(read);
@@ -178,6 +204,126 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>,
       assert.deepEqual(await listAll(store), [changedB, c, d, newA]);
       assert.deepEqual(await store.addAll([]), { created: 0, updated: 0, unchanged: 0 });
       assert.equal(await store.size(), 4);
+    });
+
+    test('a name another entry has is numbered, in any case; its own is kept on an update', async (t) => {
+      const { store } = await opened(t);
+      await store.add(sample('a', null, { name: 'Phone' }));
+      await store.add(sample('b', null, { name: 'PHONE' }));
+      await store.add(sample('c', null, { name: 'Phone' }));
+      await store.add(sample('a', null, { name: 'Phone' }));
+      await store.add(sample('d', null, { name: 'Phone_%' }));
+      await store.add(sample('e', null, { name: 'phone_%' }));
+      assert.deepEqual(
+        (await listAll(store)).map((s) => s.name),
+        ['PHONE 2', 'Phone 3', 'Phone', 'Phone_%', 'phone_% 2'],
+      );
+    });
+
+    test('an updated subscription keeps its name, addedAt and lastResult unless given new ones', async (t) => {
+      const { store } = await opened(t);
+      const first = sample('a', null, {
+        name: 'Laptop',
+        addedAt: '2026-12-01T10:00:00.000Z',
+        lastResult: delivered('2026-12-02T10:00:00.000Z'),
+      });
+      await store.add(first);
+      const renewed = { ...sample('a'), addedAt: '2026-12-06T10:00:00.000Z' };
+      assert.equal(await store.add(renewed), 'updated');
+      assert.deepEqual(await store.get(first.endpoint), {
+        ...renewed,
+        name: 'Laptop',
+        addedAt: '2026-12-01T10:00:00.000Z',
+        lastResult: first.lastResult,
+      });
+      await store.add({ ...renewed, name: 'Work laptop' });
+      assert.equal((await store.get(first.endpoint))?.name, 'Work laptop');
+    });
+
+    test('rename names a device where it stands, numbered if taken', async (t) => {
+      const { store, reopen } = await opened(t);
+      const [a, b, c] = [sample('a'), sample('b'), sample('c')];
+      for (const s of [a, b, c]) await store.add(s);
+      const spans = await store.spans(2);
+      assert.equal((await store.rename(b.endpoint, 'Phone'))?.name, 'Phone');
+      assert.equal((await store.rename(c.endpoint, 'phone'))?.name, 'phone 2');
+      assert.equal((await store.rename(c.endpoint, 'Phone 2'))?.name, 'Phone 2', 'its own name');
+      assert.equal(
+        await store.rename('https://fcm.googleapis.com/fcm/send/nobody', 'X'),
+        undefined,
+      );
+      for (const read of [store, await reopen()]) {
+        const stored = await listAll(read);
+        assert.deepEqual(
+          stored.map((s) => [s.endpoint, s.name]),
+          [
+            [a.endpoint, undefined],
+            [b.endpoint, 'Phone'],
+            [c.endpoint, 'Phone 2'],
+          ],
+        );
+        assert.equal((await read.latest())?.endpoint, c.endpoint, 'the latest is still the latest');
+      }
+      const read = (await Promise.all(spans.map((span) => store.read(span)))).flat();
+      assert.deepEqual(
+        read.map((s) => s.name),
+        [undefined, 'Phone', 'Phone 2'],
+        'spans still hold them',
+      );
+    });
+
+    test('record sets results where each stands, skips the unknown, and never undoes a later one', async (t) => {
+      const { store, reopen } = await opened(t);
+      const added = Array.from({ length: 30 }, (_, i) => sample(`r${i}`));
+      for (const s of added) await store.add(s);
+      const results = new Map<string, LastResult>(
+        added.map((s, i) => [s.endpoint, i === 7 ? FAILED : delivered('2026-12-06T10:00:00.000Z')]),
+      );
+      results.set(
+        'https://fcm.googleapis.com/fcm/send/gone',
+        delivered('2026-12-06T10:00:00.000Z'),
+      );
+      await Promise.all([store.record(results), store.flush()]);
+      // An older result, replayed late, is left out; a later one is taken.
+      await Promise.all([
+        store.record(
+          new Map([
+            [added[7]?.endpoint ?? '', delivered('2026-12-05T10:00:00.000Z')],
+            [added[8]?.endpoint ?? '', FAILED],
+            [added[9]?.endpoint ?? '', delivered('2026-12-07T10:00:00.000Z')],
+          ]),
+        ),
+        store.flush(),
+      ]);
+      for (const read of [store, await reopen()]) {
+        const stored = await listAll(read, 7);
+        assert.deepEqual(
+          stored.map((s) => s.endpoint),
+          added.map((s) => s.endpoint),
+        );
+        assert.deepEqual(stored[7]?.lastResult, FAILED);
+        assert.deepEqual(stored[8]?.lastResult, FAILED, 'the same time: taken');
+        assert.equal(stored[9]?.lastResult?.at, '2026-12-07T10:00:00.000Z');
+        assert.ok(
+          stored.every((s, i) => i === 7 || i === 8 || s.lastResult?.outcome === 'delivered'),
+        );
+        assert.equal((await read.latest())?.endpoint, added.at(-1)?.endpoint);
+        assert.equal(await read.size(), 30);
+      }
+    });
+
+    test('addAll copies the device fields as they are', async (t) => {
+      const { store } = await opened(t);
+      const named = sample('a', null, { name: 'Phone', addedAt: '2026-12-01T10:00:00.000Z' });
+      const twin = sample('b', null, { name: 'Phone', lastResult: FAILED });
+      assert.deepEqual(await store.addAll([named, twin]), { created: 2, updated: 0, unchanged: 0 });
+      assert.equal(JSON.stringify(await listAll(store)), JSON.stringify([named, twin]));
+      const renamed = { ...named, name: 'Tablet' };
+      assert.deepEqual(await store.addAll([renamed, twin]), {
+        created: 0,
+        updated: 1,
+        unchanged: 1,
+      });
     });
 
     test('50 concurrent adds are all stored', async (t) => {

@@ -6,7 +6,7 @@ import { isUnreachable } from '../../src/store/database-errors.ts';
 import { openPostgresStorage } from '../../src/store/postgres.ts';
 import { postgresOrReason, usePostgres } from '../support/postgres.ts';
 import { freePort } from '../support/processes.ts';
-import { storeContract } from './contract.ts';
+import { sample, storeContract } from './contract.ts';
 
 const found = postgresOrReason();
 // A test of its own, so a missing PostgreSQL shows in the summary: skipped with the one line
@@ -38,8 +38,31 @@ describe('PostgreSQL migrations', { skip }, () => {
     assert.equal(lines.length, 1, lines.join('\n'));
     assert.match(
       lines[0] ?? '',
-      /^Migrated the database "test\d+" on 127\.0\.0\.1:\d+ to schema version 1\.$/,
+      /^Migrated the database "test\d+" on 127\.0\.0\.1:\d+ to schema version 2\.$/,
     );
+  });
+
+  test('a database of an earlier version gets only the migrations it lacks', async () => {
+    const url = await cluster().database();
+    const { store, database } = await openPostgresStorage(url, () => {});
+    await store.add(sample('kept'));
+    // As a database set up by the version before the device-name index.
+    await database.query('DROP INDEX web_push.subscriptions_name');
+    await database.query('DELETE FROM web_push.migrations WHERE version = 2');
+    await store.close();
+    const lines: string[] = [];
+    const reopened = await openPostgresStorage(url, (line) => lines.push(line));
+    try {
+      assert.deepEqual(lines.length, 1);
+      assert.match(lines[0] ?? '', /to schema version 2\.$/);
+      assert.equal(await reopened.store.size(), 1, 'what was stored is still there');
+      const [index] = await reopened.database.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_indexes WHERE indexname = 'subscriptions_name'",
+      );
+      assert.equal(index?.n, 1);
+    } finally {
+      await reopened.store.close();
+    }
   });
 
   test('a database with a newer schema is refused in one line, and left as it was', async () => {
@@ -53,7 +76,7 @@ describe('PostgreSQL migrations', { skip }, () => {
         assert.ok(error instanceof ConfigError);
         assert.match(
           error.message,
-          /^the database "test\d+" on \S+ has schema version 99, newer than this server's 1: update the server$/,
+          /^the database "test\d+" on \S+ has schema version 99, newer than this server's 2: update the server$/,
         );
         return true;
       },
