@@ -1,5 +1,6 @@
+import type { LastResult } from '../store/device-fields.ts';
 import type { Span } from '../store/store.ts';
-import { type DeliverDeps, deliver } from './deliver.ts';
+import { type DeliverDeps, deliver, pushAndPrune, recordResults } from './deliver.ts';
 import type { DeliveryOptions, Notification } from './notification.ts';
 import type { SendRequest, SendSummary } from './send-request.ts';
 
@@ -29,29 +30,38 @@ export async function sendSpan(
   return deliver(deps, targets, notification, delivery, onProgress);
 }
 
-/** Works every span in this process, BATCHES_IN_FLIGHT at a time; one report for them all. */
+/**
+ * Works every span in this process, BATCHES_IN_FLIGHT at a time; one report for them all, and
+ * their results recorded together at the end (subscription.json is then written once for them,
+ * not once a second through the send).
+ */
 export async function sendSpans(
   deps: DeliverDeps,
   spans: readonly Span[],
   request: SendRequest,
   onProgress?: (done: number, total: number) => void,
 ): Promise<SendSummary> {
+  const { notification, delivery } = request;
   const total = spans.reduce((sum, span) => sum + span.count, 0);
   const summary = emptySummary();
+  const results = new Map<string, LastResult>();
   let [next, done] = [0, 0];
   const worker = async () => {
     while (next < spans.length) {
-      const span = spans[next++] as Span;
+      const targets = await deps.store.read(spans[next++] as Span);
+      if (targets.length === 0) continue;
       let counted = 0;
-      const part = await sendSpan(deps, span, request.notification, request.delivery, (d) => {
+      const part = await pushAndPrune(deps, targets, notification, delivery, (d) => {
         done += d - counted;
         counted = d;
         onProgress?.(done, total);
       });
-      addTo(summary, part);
+      addTo(summary, part.summary);
+      for (const [endpoint, result] of part.results) results.set(endpoint, result);
     }
   };
   await Promise.all(Array.from({ length: Math.min(BATCHES_IN_FLIGHT, spans.length) }, worker));
+  recordResults(deps, results);
   return summary;
 }
 

@@ -1,3 +1,4 @@
+import { HttpError } from '../errors.ts';
 import type { LastResult } from '../store/device-fields.ts';
 import type { SubscriptionStore } from '../store/store.ts';
 import type { Subscription } from '../store/subscription.ts';
@@ -23,20 +24,47 @@ export async function deliver(
   delivery: DeliveryOptions = {},
   onProgress?: (done: number, total: number) => void,
 ): Promise<SendSummary> {
+  const { summary, results } = await pushAndPrune(
+    deps,
+    targets,
+    notification,
+    delivery,
+    onProgress,
+  );
+  recordResults(deps, results);
+  return summary;
+}
+
+/** Pushes and removes the gone ones, as deliver does; the results are the caller's to record. */
+export async function pushAndPrune(
+  deps: DeliverDeps,
+  targets: readonly Subscription[],
+  notification: Notification,
+  delivery: DeliveryOptions = {},
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ summary: SendSummary; results: Map<string, LastResult> }> {
   const report = await deps.pusher.send(targets, notification, delivery, onProgress);
   const removed = await deps.store.remove(report.gone);
-  // Not waited for: the results share the store's next write, so a POST's welcome push costs
-  // it no write of its own. A failed write is said in the log; the results stay in memory.
-  deps.store.record(resultsOf(targets, report)).catch((error: Error) => {
-    const why = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-    deps.log(`the results of a send were not saved: ${error.message}${why}`);
-  });
   const failed = report.failed.map(({ endpoint, status, reason }) => ({
     host: hostOf(endpoint),
     ...(status ? { status } : {}),
     reason,
   }));
-  return { delivered: report.delivered, removed, failed };
+  const summary = { delivered: report.delivered, removed, failed };
+  return { summary, results: resultsOf(targets, report) };
+}
+
+/**
+ * Not waited for: the results share the store's next write, so a POST's welcome push costs it
+ * no write of its own. A failed write is said in the log (the results stay in memory), except a
+ * lost database, which is said once already (by the server, or by the send's own error).
+ */
+export function recordResults(deps: DeliverDeps, results: ReadonlyMap<string, LastResult>): void {
+  deps.store.record(results).catch((error: Error) => {
+    if (error instanceof HttpError && error.status === 503) return;
+    const why = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    deps.log(`the results of a send were not saved: ${error.message}${why}`);
+  });
 }
 
 /**
