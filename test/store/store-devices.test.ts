@@ -9,7 +9,9 @@ import { tempDir } from '../support/processes.ts';
 import { fcmSubscription } from '../support/subscription.ts';
 import { listAll } from './contract.ts';
 
-// The store's device fields: names kept apart, results recorded in place and in one write.
+// subscription.json's side of the device fields (the rest is in contract.ts, for both stores):
+// results recorded in place and in one write, shared with the next change or flush(), and
+// replayed on a file another process changed without undoing its later ones.
 let root: string;
 let count = 0;
 
@@ -33,62 +35,6 @@ const onDisk = async (file: string): Promise<Subscription[]> =>
   JSON.parse(await readFile(file, 'utf8'));
 const inode = async (file: string) => (await stat(file)).ino;
 const delivered = (at: string): LastResult => ({ at, outcome: 'delivered' });
-
-test('a name another entry has is numbered, in any case; its own name is kept on an update', async () => {
-  const file = await storeFile();
-  const store = await openStore(file);
-  await store.add(subscription('a', { name: 'Phone' }));
-  await store.add(subscription('b', { name: 'PHONE' }));
-  await store.add(subscription('c', { name: 'Phone' }));
-  await store.add({ ...subscription('a'), name: 'Phone' });
-  assert.deepEqual(
-    (await onDisk(file)).map((s) => s.name),
-    ['PHONE 2', 'Phone 3', 'Phone'],
-  );
-});
-
-test('an updated subscription keeps its name, addedAt and lastResult unless given new ones', async () => {
-  const file = await storeFile();
-  const store = await openStore(file);
-  const first = subscription('a', {
-    name: 'Laptop',
-    addedAt: '2026-12-01T10:00:00.000Z',
-    lastResult: delivered('2026-12-02T10:00:00.000Z'),
-  });
-  await store.add(first);
-  const renewed = { ...subscription('a'), addedAt: '2026-12-06T10:00:00.000Z' };
-  assert.equal(await store.add(renewed), 'updated');
-  assert.deepEqual(await store.get(first.endpoint), {
-    ...renewed,
-    name: 'Laptop',
-    addedAt: '2026-12-01T10:00:00.000Z',
-    lastResult: first.lastResult,
-  });
-  await store.add({ ...renewed, name: 'Work laptop' });
-  assert.equal((await store.get(first.endpoint))?.name, 'Work laptop');
-  assert.deepEqual(await onDisk(file), await listAll(store));
-});
-
-test('rename names a device where it stands, numbered if taken, and is on disk when it resolves', async () => {
-  const file = await storeFile();
-  const store = await openStore(file);
-  const [a, b, c] = ['a', 'b', 'c'].map((id) => subscription(id));
-  for (const s of [a, b, c]) await store.add(s as Subscription);
-  assert.equal((await store.rename((b as Subscription).endpoint, 'Phone'))?.name, 'Phone');
-  assert.equal((await store.rename((c as Subscription).endpoint, 'phone'))?.name, 'phone 2');
-  assert.equal(await store.rename('https://fcm.googleapis.com/fcm/send/nobody', 'X'), undefined);
-  const stored = await onDisk(file);
-  assert.deepEqual(
-    stored.map((s) => [s.endpoint, s.name]),
-    [
-      [a?.endpoint, undefined],
-      [b?.endpoint, 'Phone'],
-      [c?.endpoint, 'phone 2'],
-    ],
-  );
-  assert.equal((await store.latest())?.endpoint, c?.endpoint, 'the latest is still the latest');
-  assert.deepEqual(stored, await listAll(store));
-});
 
 test('record sets every result in place, leaves the order and the latest, and skips the unknown', async () => {
   const file = await storeFile();
