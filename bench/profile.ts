@@ -44,7 +44,7 @@ try {
     VAPID_FILE: join(dir, 'vapid.json'),
   };
   const job = { kind: 'ours', count: n, title: 'Profile', body: 'x', concurrency: 100 } as const;
-  const result = await runSender({ ...job, floorIterations: 2 }, env, profiles);
+  const result = await runSender({ ...job, floorIterations: 2 }, env, { profileDir: profiles });
   const tally = await push.tally(n);
   console.log(
     `send --all to ${n}: ${result.delivered} delivered, ${tally.exactlyOnce} exactly once, ` +
