@@ -2,7 +2,7 @@
 // large one. Either way a body is asked for by the index of its subscription in the send.
 
 import type { Subscription } from '../store/subscription.ts';
-import { encryptBody, encryptionProblem } from './encrypt.ts';
+import { createEncryptor, encryptionProblem } from './encrypt.ts';
 import type { Bodies, EncryptPool } from './encrypt-pool.ts';
 
 /** The body for the subscription at `index`, or why it could not be encrypted. */
@@ -13,10 +13,11 @@ export const BATCH = 32;
 
 /** Encrypts each body when it is asked for, on this thread. */
 export function encryptHere(payload: Buffer, subscriptions: readonly Subscription[]): BodyOf {
+  const encrypt = createEncryptor();
   return async (index) => {
     const { keys } = subscriptions[index] as Subscription;
     try {
-      return encryptBody(payload, keys.p256dh, keys.auth);
+      return encrypt(payload, keys.p256dh, keys.auth);
     } catch (error) {
       return encryptionProblem(error);
     }
