@@ -3,6 +3,7 @@
 // resident memory at every start (bench/RESULTS.md). This is the file that entry file itself
 // exports it from; pushes go through its dispatch() (response.ts), as `npm test` runs them.
 import { createRequire } from 'node:module';
+import { createSecureContext } from 'node:tls';
 import { setFlagsFromString } from 'node:v8';
 import type { Agent as AgentClass, Dispatcher } from 'undici';
 
@@ -28,12 +29,16 @@ const STREAMS_PER_CONNECTION = 100;
  * So with PUSH_HTTP2=1 a push service that still answers in HTTP/1.1 gets pipelined requests.
  */
 export function createAgent(concurrency: number, timeoutMs: number, http2 = false): Dispatcher {
-  if (!http2) return new Agent({ connections: concurrency, connectTimeout: timeoutMs });
+  // One TLS context (the trusted CAs, NODE_EXTRA_CA_CERTS included) for every connection:
+  // tls.connect would build one per connection, up to 160 at the start of a large send.
+  const connect = { secureContext: createSecureContext() };
+  if (!http2) return new Agent({ connections: concurrency, connectTimeout: timeoutMs, connect });
   const streams = Math.min(concurrency, STREAMS_PER_CONNECTION);
   return new Agent({
     allowH2: true,
     connections: Math.ceil(concurrency / streams),
     pipelining: streams,
     connectTimeout: timeoutMs,
+    connect,
   });
 }
