@@ -85,8 +85,16 @@ export function encryptWith(
 
 const hmac = (key: Buffer, data: Buffer) => createHmac('sha256', key).update(data).digest();
 
-/** Why a subscription's keys could not be encrypted to, for the report. */
-export function encryptionProblem(error: unknown): string {
+/** The body for one subscription, or why its keys could not be encrypted to (for the report). */
+export function bodyOrReason(encrypt: Encrypt, payload: Buffer, p256dh: string, auth: string) {
+  try {
+    return encrypt(payload, p256dh, auth);
+  } catch (error) {
+    return encryptionProblem(error);
+  }
+}
+
+function encryptionProblem(error: unknown): string {
   // Stored keys are checked for the curve only when posted: a hand-edited file ends up here.
   if ((error as { code?: string }).code === 'ERR_CRYPTO_ECDH_INVALID_PUBLIC_KEY') {
     return P256_PROBLEM;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createECDH, type ECDH, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { createEncryptor, encryptionProblem, encryptWith } from '../../src/push/encrypt.ts';
+import { bodyOrReason, createEncryptor, encryptWith } from '../../src/push/encrypt.ts';
 import { P256_PROBLEM } from '../../src/store/subscription.ts';
 import { decryptAes128gcm } from '../support/aes128gcm.ts';
 import { RFC8291 } from '../support/rfc8291.ts';
@@ -75,12 +75,8 @@ test('refuses keys it cannot encrypt to, each with its reason', () => {
   const to = receiver();
   const encrypt = createEncryptor();
   const reason = (p256dh: string, auth = to.authText) => {
-    try {
-      encrypt(payload, p256dh, auth);
-    } catch (error) {
-      return encryptionProblem(error);
-    }
-    return 'encrypted';
+    const body = bodyOrReason(encrypt, payload, p256dh, auth);
+    return typeof body === 'string' ? body : 'encrypted';
   };
   const offCurve = Buffer.from(to.publicKey);
   offCurve[64] = (offCurve[64] as number) ^ 1;
