@@ -10,6 +10,8 @@ export interface Before {
   commit: string;
   /** Its built bench/sender.ts, for runSender's `script`. */
   sender: string;
+  /** Its built scripts/send.ts: `npm run send` as it was. */
+  sendScript: string;
 }
 
 /**
@@ -27,5 +29,6 @@ export async function buildBefore(ref: string, dir: string): Promise<Before> {
   await symlink(join(ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
   const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
   execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root });
-  return { commit, sender: join(root, 'dist/bench/sender.js') };
+  const built = (file: string) => join(root, 'dist', file);
+  return { commit, sender: built('bench/sender.js'), sendScript: built('scripts/send.js') };
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 // proc(5): utime and stime are fields 14 and 15 of /proc/<pid>/stat (every thread of the
 // process, living or ended) and of /proc/<pid>/task/<tid>/stat (one thread), in clock ticks.
@@ -48,4 +48,25 @@ export function otherProcessCpuUs(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/** CPU µs so far of each thread of this process, by thread id (Linux's /proc, to 10 ms). */
+export function threadsCpuUs(): Map<string, number> {
+  const threads = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      threads.set(tid, statCpuUs(`/proc/self/task/${tid}/stat`));
+    } catch {
+      // Ended between the listing and the read.
+    }
+  }
+  return threads;
+}
+
+/** The CPU µs each thread used between two readings, the main thread first, then the busiest. */
+export function threadsBetween(before: Map<string, number>, after: Map<string, number>) {
+  const used = [...after].map(([tid, us]) => [tid, us - (before.get(tid) ?? 0)] as const);
+  const main = used.find(([tid]) => tid === String(process.pid))?.[1] ?? 0;
+  const others = used.filter(([tid, us]) => tid !== String(process.pid) && us > 0);
+  return [main, ...others.map(([, us]) => us).sort((a, b) => b - a)];
 }

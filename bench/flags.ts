@@ -24,7 +24,8 @@ service's CPU over that time and every core).
   --concurrency <count>    requests in flight for --client runs (default ${DEFAULT_CONCURRENCY})
   --repeat <count>         run each sender this many times and show the median (default 1);
                            the runs of one scenario take turns, so load hits every sender alike
-  --before <commit>        also run (b) built from that commit ("(b) before"), beside today's
+  --before <commit>        also run (b) and the one-device send built from that commit, beside
+                           today's ("(b) before")
   --floor-iterations <n>   crypto floor iterations, in each sender (default 3000)
   --stored <list>          stored subscriptions for the POST latency (default 100,10000,100000)
   --posts <count>          POSTs per stored size, one after another (default 200)

@@ -34,7 +34,9 @@ export function printSenders(rows: Row[], flags: BenchFlags, before?: string): v
       ' send (process.cpuUsage()), workers included.\n  process: the whole process from its' +
       ' start (process.resourceUsage()), less the floor measurements,\n  minus the same' +
       " sender's process sending to one subscription, per further message.\n  push service:" +
-      " the push service's own process, from before the run to after it, per message.",
+      " the push service's own process, from before the run to after it, per message.\n" +
+      "  other threads: the sender's threads but the main one, busiest first (encryption workers," +
+      " V8's helpers),\n  until the last message was accounted for (/proc/self/task, to 10 ms).",
   );
 }
 

@@ -50,6 +50,9 @@ try {
     `send --all to ${n}: ${result.delivered} delivered, ${tally.exactlyOnce} exactly once, ` +
       `${(result.elapsedMs / 1000).toFixed(2)} s, ${(result.cpuUs / n).toFixed(0)} µs CPU/msg`,
   );
+  // Measured by the kernel, not sampled: the profiles below also count time a thread waited.
+  const [main = 0, ...others] = (result.threadsCpuUs ?? []).map((us) => (us / n).toFixed(0));
+  console.log(`CPU µs a message by thread: main ${main}, others ${others.join(', ') || '-'}`);
   // One CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile per thread; thread 0 is the main one.
   const names = (await readdir(profiles)).filter((name) => name.endsWith('.cpuprofile')).sort();
   for (const name of names) {

@@ -142,7 +142,7 @@ try {
   };
 
   const before = flags.before ? await buildBefore(flags.before, dir) : undefined;
-  if (before) log(`(b) before: built from ${before.commit}`);
+  if (before) log(`before: built from ${before.commit}`);
   const rows: Row[] = [];
   for (const latencyMs of sections.has('senders') ? flags.latencies : []) {
     for (const n of flags.ns) {
@@ -189,7 +189,9 @@ try {
   if (rows.length > 0) printSenders(rows, flags, before?.commit);
   if (postRows.length > 0) printPosts(postRows);
   if (fanOut) printTargets(rows, postRows);
-  if (sections.has('startup')) await benchStartup(push, minted, flags.startupRuns, dir);
+  if (sections.has('startup')) {
+    await benchStartup(push, minted, flags.startupRuns, dir, before);
+  }
 } finally {
   await push.close();
   await rm(dir, { recursive: true, force: true });

@@ -131,6 +131,7 @@ export function formatCpu(rows: Row[]): string {
     'all threads',
     'process',
     'push service',
+    'other threads µs',
   ];
   const lines = rows.map((row) => {
     const floor = row.result.floorUs;
@@ -144,9 +145,18 @@ export function formatCpu(rows: Row[]): string {
       cell(cpuPerMessage(row)),
       cell(processCpuPerMessage(row)),
       cell(pushCpuPerMessage(row)),
+      otherThreads(row),
     ];
   });
   return align([header, ...lines]);
+}
+
+/** The sender's threads other than the main one, busiest first, in µs a message (4 at most). */
+function otherThreads(row: Row): string {
+  const [, ...others] = row.result.threadsCpuUs ?? [];
+  if (others.length === 0) return '-';
+  const shown = others.slice(0, 4).map((us) => fixed(perMessage(row, us)));
+  return others.length > 4 ? `${shown.join(' ')} +${others.length - 4}` : shown.join(' ');
 }
 
 /** Left-aligned text columns separated by two spaces; numbers right-aligned. */
