@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { readPush } from '../test/support/push-request.ts';
 import { makeCertificate } from '../test/support/push-service.ts';
-import { otherProcessCpuUs } from './cpu.ts';
+import { type BusyWindow, createBusyWatch } from './busy.ts';
 
 /** A subscription's receiving keys (base64url), sent for the sampled endpoints only. */
 export interface SampleKeys {
@@ -41,17 +41,8 @@ export interface Tally {
   protocols: Record<string, { connections: number; requests: number }>;
   /** This push service's CPU µs from the reset to the tally. */
   cpuUs: number;
-  /**
-   * From the first request to the answer of the watched sender's last one: wall ms, and the CPU
-   * µs of the sender (every thread, to 10 ms) and of this push service in that time.
-   */
+  /** How busy the machine was during the watched sender's send (bench/busy.ts). */
   window?: BusyWindow;
-}
-
-export interface BusyWindow {
-  ms: number;
-  senderCpuUs: number;
-  pushCpuUs: number;
 }
 
 export type FromPushServer =
@@ -74,20 +65,7 @@ let firstAt: number | undefined;
 const problems: string[] = [];
 let protocols: Tally['protocols'] = {};
 let cpuAtReset = process.cpuUsage();
-// The sender being watched, how many answers end its send, and the CPU at both ends.
-let watched: { pid: number; requests: number } | undefined;
-let answered = 0;
-interface Mark {
-  at: number;
-  senderUs: number;
-  pushUs: number;
-}
-let first: Mark | undefined;
-let last: Mark | undefined;
-const mark = (pid: number): Mark => {
-  const { user, system } = process.cpuUsage();
-  return { at: performance.now(), senderUs: otherProcessCpuUs(pid), pushUs: user + system };
-};
+const busy = createBusyWatch();
 const protocol = (name: string) => {
   protocols[name] ??= { connections: 0, requests: 0 };
   return protocols[name];
@@ -96,7 +74,7 @@ const protocol = (name: string) => {
 const options = { key: pems.private, cert: pems.cert, allowHTTP1: true };
 const server = createSecureServer(options, (req, res) => {
   firstAt ??= performance.timeOrigin + performance.now();
-  if (watched && !first) first = mark(watched.pid);
+  busy.requested();
   protocol(req.httpVersion === '2.0' ? 'h2' : 'http/1.1').requests++;
   const index = indexOf(req.url);
   if (index === undefined) unexpected++;
@@ -133,7 +111,7 @@ const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 function answer(res: ServerResponse | Http2ServerResponse): void {
   const end = () => {
     res.writeHead(201).end();
-    if (watched && ++answered === watched.requests) last = mark(watched.pid);
+    busy.answered();
   };
   if (latencyMs > 0) setTimeout(end, latencyMs);
   else end();
@@ -156,17 +134,9 @@ function tally(targets: number): Tally {
   const arrival = firstAt === undefined ? {} : { firstAt };
   const checked = { verified, sampled: sample.size, problems: problems.slice(0, 5) };
   const { user, system } = process.cpuUsage(cpuAtReset);
-  const window =
-    first && last
-      ? {
-          window: {
-            ms: last.at - first.at,
-            senderCpuUs: last.senderUs - first.senderUs,
-            pushCpuUs: last.pushUs - first.pushUs,
-          },
-        }
-      : {};
-  return { ...result, ...checked, ...arrival, protocols, cpuUs: user + system, ...window };
+  const window = busy.window();
+  const watched = window ? { window } : {};
+  return { ...result, ...checked, ...arrival, protocols, cpuUs: user + system, ...watched };
 }
 
 const send = (message: FromPushServer) => process.send?.(message);
@@ -177,8 +147,7 @@ process.on('message', (message: ToPushServer) => {
     unexpected = verified = problems.length = 0;
     firstAt = undefined;
     protocols = {};
-    watched = first = last = undefined;
-    answered = 0;
+    busy.stop();
     cpuAtReset = process.cpuUsage();
     sample = new Map(
       message.sample.map(({ index, ...keys }) => [
@@ -192,7 +161,7 @@ process.on('message', (message: ToPushServer) => {
     );
     send({ type: 'reset' });
   } else if (message.type === 'watch') {
-    watched = { pid: message.pid, requests: message.requests };
+    busy.watch(message.pid, message.requests);
     send({ type: 'watch' });
   } else if (message.type === 'tally') {
     send({ type: 'tally', tally: tally(message.targets) });

@@ -5,39 +5,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeys, saveKeys } from '../src/keys.ts';
 import { buildBefore } from './before.ts';
-import { runSender, startPushServer } from './children.ts';
+import { startPushServer } from './children.ts';
 import { type BenchFlags, HELP, parseBenchFlags } from './flags.ts';
-import { mint, pick, writeSubscriptions } from './mint.ts';
+import { mint, writeSubscriptions } from './mint.ts';
 import { measurePosts, type PostLatency } from './post-latency.ts';
 import { printPosts, printSenders } from './print.ts';
-import type { SenderJob, SenderResult } from './sender.ts';
+import { createScenarios, type Entry, TUTORIAL } from './scenario.ts';
 import { benchStartup } from './startup.ts';
-import {
-  coresBusy,
-  cpuPerMessage,
-  deliveryOk,
-  mainCpuPerMessage,
-  percent,
-  pushCpuPerMessage,
-  type Row,
-  rateOf,
-} from './table.ts';
+import type { Row } from './table.ts';
 import { printTargets } from './targets.ts';
 
 const POST_WARMUP = 20;
 const TITLE = 'Simple Web Push';
 const BODY = 'Benchmark message';
 const PAYLOAD = JSON.stringify({ title: TITLE, body: BODY });
-const TUTORIAL = '(a) tutorial loop';
 const log = (line: string) => process.stderr.write(`${line}\n`);
-
-/** A sender of a scenario: its row name, job and environment, and its build (this one's if unset). */
-interface Entry {
-  name: string;
-  job: SenderJob;
-  env: NodeJS.ProcessEnv;
-  script?: string;
-}
 
 let flags: BenchFlags;
 try {
@@ -82,64 +64,7 @@ try {
     };
   };
 
-  // Each sender's start-up cost: the same process sending to one subscription, once per run.
-  const startups = new Map<string, SenderResult>();
-  const startupOf = async ({ name, job, env: extra, script }: Entry) => {
-    const known = startups.get(name);
-    if (known) return known;
-    await push.reset({ size, latencyMs: 0, payload: PAYLOAD, sample: [] });
-    log(`${name}: start-up run, sending to 1`);
-    const one = { ...job, count: 1, floorIterations: 2 };
-    const startup = await runSender(one, await senderEnv(1, extra), { script });
-    if (startup.error || startup.delivered !== 1) log(`  start-up run failed: ${startup.error}`);
-    startups.set(name, startup);
-    return startup;
-  };
-
-  /** One run of one sender, with what the push service saw and how busy the machine was. */
-  const runOnce = async (latencyMs: number, n: number, entry: Entry, startup: SenderResult) => {
-    const { name, job, env: extra, script } = entry;
-    const env = await senderEnv(job.count, extra);
-    const sample = pick(minted.receivers.slice(0, job.count), flags.verify);
-    await push.reset({ size, latencyMs, payload: PAYLOAD, sample });
-    const result = await runSender(job, env, {
-      script,
-      profileDir: flags.cpuProf,
-      beforeJob: (pid) => push.watch(pid, job.count),
-    });
-    const tally = await push.tally(job.count);
-    const row: Row = { latencyMs, n, sender: name, result, tally, startup };
-    const [main, all] = [mainCpuPerMessage(row), cpuPerMessage(row)].map((us) => us.toFixed(0));
-    log(
-      `  ${name}: ${rateOf(row).toFixed(0)}/s, cores busy ${percent(coresBusy(row))},` +
-        ` CPU µs/msg ${main} main thread, ${all} all threads,` +
-        ` push service ${pushCpuPerMessage(row).toFixed(0)}, floor ${result.floorUs.toFixed(0)} µs`,
-    );
-    return row;
-  };
-
-  /**
-   * Runs a scenario's senders `repeat` times, taking turns so that load changes hit them alike;
-   * each sender's median run by rate, or a run whose delivery failed. (a) is the others' baseline.
-   */
-  const runScenario = async (latencyMs: number, n: number, entries: Entry[]) => {
-    const runs = new Map<Entry, Row[]>(entries.map((entry) => [entry, []]));
-    for (const entry of entries) await startupOf(entry);
-    for (let i = 1; i <= flags.repeat; i++) {
-      log(`${latencyMs} ms, N=${n}, run ${i}/${flags.repeat}`);
-      for (const entry of entries) {
-        const startup = startups.get(entry.name) as SenderResult;
-        runs.get(entry)?.push(await runOnce(latencyMs, n, entry, startup));
-      }
-    }
-    const chosen = entries.map((entry) => {
-      const rows = [...(runs.get(entry) ?? [])].sort((x, y) => rateOf(x) - rateOf(y));
-      return rows.find((r) => !deliveryOk(r)) ?? (rows[Math.floor(rows.length / 2)] as Row);
-    });
-    const baseline = chosen.find((row) => row.sender === TUTORIAL);
-    for (const row of chosen) if (row !== baseline) row.baseline = baseline;
-    return chosen;
-  };
+  const runScenario = createScenarios({ push, flags, minted, size, senderEnv, payload: PAYLOAD });
 
   const before = flags.before ? await buildBefore(flags.before, dir) : undefined;
   if (before) log(`before: built from ${before.commit}`);
