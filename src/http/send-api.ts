@@ -1,16 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError } from '../errors.ts';
-import type { Pusher } from '../push/pusher.ts';
-import { sendToStored } from '../push/send.ts';
+import { type SendDeps, sendToStored } from '../push/send.ts';
 import { parseSendRequest } from '../push/send-request.ts';
-import type { SubscriptionStore } from '../store/store.ts';
 import { BODY_LIMIT, mediaType, parseJson, readBody, sendJson } from './http.ts';
 import { type RateLimiter, tooMany } from './rate-limit.ts';
 import { tokenMatches } from './token.ts';
 
-export interface SendApiDeps {
-  store: SubscriptionStore;
-  pusher: Pusher;
+export interface SendApiDeps extends SendDeps {
   /** Undefined turns the API off: the route answers 404. */
   token: string | undefined;
   /** Counts failed authentications per client address. */

@@ -6,12 +6,7 @@ import { checkEndpoint, type Subscription } from '../store/subscription.ts';
 import { BATCH, type BodyOf, encryptHere, encryptInPool } from './bodies.ts';
 import { createDelivery, type Failure, type Outcome, type Pace } from './delivery.ts';
 import type { EncryptPool } from './encrypt-pool.ts';
-import {
-  DEFAULT_TTL,
-  type DeliveryOptions,
-  encodePayload,
-  type Notification,
-} from './notification.ts';
+import { DEFAULT_TTL, type DeliveryOptions } from './notification.ts';
 import { createAgent } from './undici.ts';
 import { createVapidHeaders } from './vapid-header.ts';
 
@@ -41,9 +36,10 @@ export interface PusherOptions {
 }
 
 export interface Pusher {
+  /** Sends `payload` (the JSON of declarative.ts, already checked against the size limit) to each. */
   send(
     subscriptions: readonly Subscription[],
-    notification: Notification,
+    payload: string,
     options?: DeliveryOptions,
     onProgress?: (done: number, total: number) => void,
   ): Promise<Report>;
@@ -125,8 +121,8 @@ export function createPusher(options: PusherOptions): Pusher {
   }
 
   return {
-    async send(subscriptions, notification, delivery = {}, onProgress) {
-      const payload = Buffer.from(encodePayload(notification));
+    async send(subscriptions, json, delivery = {}, onProgress) {
+      const payload = Buffer.from(json);
       const report: Report = { delivered: 0, gone: [], failed: [] };
       let done = 0;
       const account = (endpoint: string, outcome: Outcome) => {

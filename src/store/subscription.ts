@@ -14,6 +14,11 @@ export interface Subscription {
   readonly endpoint: string;
   readonly expirationTime: number | null;
   readonly keys: { readonly p256dh: string; readonly auth: string };
+  /**
+   * The server's origin the page subscribed at (`https://192.168.1.20:4443`): where its links
+   * point. Absent in entries stored before it was recorded: they use the server's first origin.
+   */
+  readonly origin?: string;
 }
 
 const MAX_ENDPOINT_LENGTH = 2048;
@@ -28,7 +33,8 @@ const LENIENT_BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
  * The endpoint must be on the allowlist and in canonical form, the keys canonical base64url.
  */
 export function parseSubscription(input: unknown, rules: readonly HostRule[]): Subscription {
-  const subscription = readEntry(input, canonicalKey);
+  // The origin is the server's to record (from the request), never the body's to claim.
+  const { origin: _claimed, ...subscription } = readEntry(input, canonicalKey);
   const { endpoint, keys } = subscription;
   const problem =
     characterProblem(endpoint) ??
@@ -64,7 +70,7 @@ function readEntry(
   base64url: (text: string, name: string) => string,
 ): Subscription {
   if (!isRecord(input)) throw shape('the body must be a PushSubscription object');
-  const { endpoint, expirationTime = null, keys } = input;
+  const { endpoint, expirationTime = null, keys, origin } = input;
   if (typeof endpoint !== 'string' || endpoint === '') {
     throw shape('"endpoint" must be a non-empty string');
   }
@@ -86,7 +92,26 @@ function readEntry(
   // RFC 8291 §3.1: an uncompressed point; whether it is on the curve is left to the callers.
   const point = Buffer.from(p256dh, 'base64url');
   if (point.length !== 65 || point[0] !== 0x04) throw value(P256_PROBLEM);
-  return { endpoint, expirationTime: expirationTime as number | null, keys: { p256dh, auth } };
+  if (origin !== undefined && !isOrigin(origin)) {
+    throw value('"origin" must be an http: or https: origin such as https://192.168.1.20:4443');
+  }
+  const entry = {
+    endpoint,
+    expirationTime: expirationTime as number | null,
+    keys: { p256dh, auth },
+  };
+  return origin === undefined ? entry : { ...entry, origin };
+}
+
+/** An origin as browsers serialize it: scheme, host and port only. */
+export function isOrigin(text: unknown): text is string {
+  if (typeof text !== 'string') return false;
+  try {
+    const url = new URL(text);
+    return /^https?:$/.test(url.protocol) && url.origin === text;
+  } catch {
+    return false;
+  }
 }
 
 /** Why an endpoint may not be pushed to, or undefined when it is on the allowlist. */
