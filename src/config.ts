@@ -36,9 +36,14 @@ export interface Config {
   readonly pairingKeyFile: string;
 }
 
-/** The push services of Chrome/Edge (FCM), Firefox (Mozilla), Safari (Apple) and Windows (WNS). */
+/**
+ * The push services of Chrome/Edge (FCM), Firefox (Mozilla), Safari (Apple) and Windows (WNS).
+ * Chromium builds other than Chrome's stable channel (Beta, Dev, Canary, Linux distributions'
+ * Chromium) subscribe at FCM's jmt17.google.com (Chromium's push_messaging_constants.cc).
+ */
 export const DEFAULT_PUSH_HOSTS = [
   'fcm.googleapis.com',
+  'jmt17.google.com',
   'updates.push.services.mozilla.com',
   '*.push.apple.com',
   '*.notify.windows.com',

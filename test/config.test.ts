@@ -197,6 +197,7 @@ test('parseHostRule normalises IP literals the way URLs do', () => {
 test('PUSH_ALLOWED_HOSTS entries are added to the built-in push services', () => {
   assert.deepEqual(hosts({ PUSH_ALLOWED_HOSTS: 'push.example.com' }), [
     'fcm.googleapis.com',
+    'jmt17.google.com',
     'updates.push.services.mozilla.com',
     'push.apple.com',
     'notify.windows.com',

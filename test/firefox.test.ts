@@ -19,7 +19,8 @@ import {
   startServerProcess,
   tempDir,
 } from './support/processes.ts';
-import { readNotifications } from './support/worker.ts';
+import { serverPublicKey, storedSubscriptions } from './support/server-state.ts';
+import { dropSubscription, readEndpoint, readNotifications } from './support/worker.ts';
 
 const firefoxFound = firefoxOrReason();
 const ACKS: Record<number, string> = {
@@ -107,18 +108,10 @@ describe('the page in Firefox, through its own push client', {
   const click = (name: string) =>
     page.locator(`::-p-aria([name="${name}"][role="button"])`).click();
   const status = (state: string) => page.waitForSelector(`#status[data-state="${state}"]`);
-  const pageEndpoint = () =>
-    page.evaluate(async () => {
-      const registration = await navigator.serviceWorker.ready;
-      return (await registration.pushManager.getSubscription())?.endpoint ?? null;
-    });
-  const stored = async (): Promise<webpush.PushSubscription[]> =>
-    JSON.parse(await readFile(join(server.dir, 'subscription.json'), 'utf8'));
+  const pageEndpoint = () => page.evaluate(readEndpoint);
+  const stored = () => storedSubscriptions(server);
   const storedEndpoints = async () => (await stored()).map((s) => s.endpoint);
-  const serverKey = async (): Promise<string> => {
-    const response = await fetch(`${server.httpUrl}/api/vapid-public-key`);
-    return ((await response.json()) as { publicKey: string }).publicKey;
-  };
+  const serverKey = () => serverPublicKey(server);
   const send = (args: string[]) =>
     runScript('send', args, { cwd: server.dir, env: childEnv(service) });
   const rejections = () =>
@@ -300,13 +293,7 @@ describe('the page in Firefox, through its own push client', {
     endpoint = (await pageEndpoint()) ?? '';
     await expectAcked100(await forwardedTo(endpoint)); // the welcome
     // Behind the server's back, as when the browser drops a subscription on its own.
-    assert.equal(
-      await page.evaluate(async () => {
-        const registration = await navigator.serviceWorker.ready;
-        return (await registration.pushManager.getSubscription())?.unsubscribe();
-      }),
-      true,
-    );
+    assert.equal(await page.evaluate(dropSubscription), true);
     await eventually('Firefox to unregister the channel', () => service.gone(endpoint));
     assert.deepEqual(await storedEndpoints(), [endpoint]);
 

@@ -1,4 +1,8 @@
-import { type Browser, chromium } from 'playwright-core';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Browser, type BrowserContext, chromium } from 'playwright-core';
 import { browserOrReason, findBrowser } from './find-browser.ts';
 import { nssHome } from './nss.ts';
 
@@ -82,6 +86,69 @@ export async function launchChromium(options: {
     async close() {
       await browser.close();
       await home.close();
+    },
+  };
+}
+
+/** Chromium with a profile of its own (a temporary folder); close() ends it and removes both. */
+export interface ChromiumProfile {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/**
+ * Launches Chromium with a persistent profile in a temporary folder and a temporary HOME. Its
+ * contexts are not incognito ones, which refuse what a real profile allows (push subscriptions).
+ * `permissions` are granted to every origin. close() kills Chromium if it has not gone in 10 s.
+ */
+export async function launchChromiumProfile(options: {
+  executablePath: string;
+  args: readonly string[];
+  permissions?: string[];
+}): Promise<ChromiumProfile> {
+  const home = await nssHome(undefined, []);
+  const profile = await mkdtemp(join(tmpdir(), 'chromium-profile-'));
+  const removeAll = async () => {
+    await rm(profile, { recursive: true, force: true });
+    await home.close();
+  };
+  // A persistent context gives no handle on its process: the wrapper notes the pid it execs with.
+  const pidFile = join(home.home, 'chromium.pid');
+  const wrapper = join(home.home, 'chromium');
+  await writeFile(
+    wrapper,
+    `#!/bin/sh\necho $$ > "${pidFile}"\nexec "${options.executablePath}" "$@"\n`,
+  );
+  await chmod(wrapper, 0o755);
+  const context = await chromium
+    .launchPersistentContext(profile, {
+      executablePath: wrapper,
+      args: [...options.args],
+      env: home.env,
+      permissions: options.permissions ?? [],
+      timeout: 15_000,
+    })
+    .catch(async (error: unknown) => {
+      await removeAll();
+      throw error;
+    });
+  return {
+    context,
+    async close() {
+      const closed = context.close().then(
+        () => true,
+        () => false,
+      );
+      if (!(await Promise.race([closed, sleep(10_000, false, { ref: false })]))) {
+        // playwright-core starts Chromium as a process group leader: end the whole group.
+        const pid = Number(await readFile(pidFile, 'utf8'));
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await removeAll();
     },
   };
 }

@@ -56,6 +56,9 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** How a child is started: `spawn` itself, or a wrapper that runs it somewhere else. */
+export type Spawn = (command: string, args: string[], options: SpawnOptions) => ChildProcess;
+
 export interface CliResult {
   code: number | null;
   stdout: string;
@@ -69,11 +72,17 @@ export interface CliResult {
 export async function runScript(
   name: string,
   args: string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv; input?: string | Readable; source?: boolean },
+  options: {
+    cwd: string;
+    env: NodeJS.ProcessEnv;
+    input?: string | Readable;
+    source?: boolean;
+    spawn?: Spawn;
+  },
 ): Promise<CliResult> {
   const { input } = options;
   const file = entry(script(name), `scripts/${name}.ts`, options.source);
-  const child = spawn(process.execPath, [file, ...args], {
+  const child = (options.spawn ?? spawn)(process.execPath, [file, ...args], {
     cwd: options.cwd,
     env: options.env,
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -132,7 +141,7 @@ interface StartOptions {
   env: NodeJS.ProcessEnv;
   timeoutMs?: number;
   /** How to run it: `spawn` by default, or a LAN namespace's (test/support/lan.ts). */
-  spawn?: (command: string, args: string[], options: SpawnOptions) => ChildProcess;
+  spawn?: Spawn;
   /** Run src/server.ts itself, with a Node that strips types, instead of the build. */
   source?: boolean;
 }

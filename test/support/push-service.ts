@@ -64,14 +64,15 @@ export interface PushService {
 }
 
 /**
- * A self-signed certificate for a push service on loopback, with its PEM written to `caFile` for
- * NODE_EXTRA_CA_CERTS; `dir` is the caller's to remove.
+ * A self-signed certificate for a push service on loopback (and for the host names in `names`),
+ * with its PEM written to `caFile` for NODE_EXTRA_CA_CERTS; `dir` is the caller's to remove.
  */
-export async function makeCertificate() {
+export async function makeCertificate(names: readonly string[] = []) {
   const altNames = [
     { type: 7, ip: '127.0.0.1' },
     { type: 7, ip: '::1' },
     { type: 2, value: 'localhost' },
+    ...names.map((value) => ({ type: 2, value }) as const),
   ] as const;
   // A unique subject: OpenSSL picks a trusted self-signed CA by subject name, so two services
   // named alike could not both be trusted by one client (undici `ca: [a, b]`).

@@ -57,6 +57,21 @@ export const readNotifications = async (): Promise<ShownNotification[]> => {
   }));
 };
 
+/** Runs in a page (`page.evaluate(readEndpoint)`, any driver): its subscription's endpoint, or null. */
+export const readEndpoint = async (): Promise<string | null> => {
+  const registration = await navigator.serviceWorker.ready;
+  return (await registration.pushManager.getSubscription())?.endpoint ?? null;
+};
+
+/**
+ * Runs in a page: unsubscribes behind the server's back, as a browser that drops a subscription
+ * on its own; true when there was one to drop.
+ */
+export const dropSubscription = async (): Promise<boolean | undefined> => {
+  const registration = await navigator.serviceWorker.ready;
+  return (await registration.pushManager.getSubscription())?.unsubscribe();
+};
+
 /** The notifications the worker has shown, read from the page. */
 export function shownNotifications(page: Page): Promise<ShownNotification[]> {
   return page.evaluate(readNotifications);
