@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HttpError } from '../../src/errors.ts';
 import { APP_NAME, parseSendRequest } from '../../src/push/send-request.ts';
+import { EVERY_OPTION, EVERY_OPTION_TIME } from '../support/notification.ts';
 
 const MAX_TTL = 28 * 24 * 60 * 60;
 
@@ -48,41 +49,9 @@ test('reads every option', () => {
 });
 
 test('reads every option of what the notification shows', () => {
-  const { notification } = parseSendRequest({
-    body: 'Disk 91% full',
-    url: '/status',
-    icon: '/icon.png',
-    image: 'https://cams.example/disk.png',
-    badge: '/badge.png',
-    actions: [
-      { title: 'Open log', url: '/log' },
-      { title: 'Silence', url: 'https://alerts.example/silence?for=1h' },
-    ],
-    appBadge: 3,
-    silent: true,
-    requireInteraction: true,
-    tag: 'disk',
-    renotify: true,
-    timestamp: '2026-12-06T21:30:00Z',
-  });
-  assert.deepEqual(notification, {
-    title: APP_NAME,
-    body: 'Disk 91% full',
-    url: '/status',
-    icon: '/icon.png',
-    image: 'https://cams.example/disk.png',
-    badge: '/badge.png',
-    tag: 'disk',
-    actions: [
-      { title: 'Open log', url: '/log' },
-      { title: 'Silence', url: 'https://alerts.example/silence?for=1h' },
-    ],
-    appBadge: 3,
-    silent: true,
-    requireInteraction: true,
-    renotify: true,
-    timestamp: Date.UTC(2026, 11, 6, 21, 30),
-  });
+  const { notification } = parseSendRequest({ body: 'Disk 91% full', ...EVERY_OPTION });
+  const expected = { ...EVERY_OPTION, body: 'Disk 91% full', timestamp: EVERY_OPTION_TIME };
+  assert.deepEqual(notification, expected);
 });
 
 type Expected = {
