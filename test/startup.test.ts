@@ -12,11 +12,16 @@ const { push, env, newDir, start } = useHarness('swps-startup-');
 const PRELOAD = join(ROOT, 'test/support/loaded-modules.cjs');
 const listing = { NODE_OPTIONS: `--require ${JSON.stringify(PRELOAD)}` };
 
-/** The package files a process loaded, from the line the preload printed as it exited. */
-function loaded(output: string): string[] {
-  const line = /^loaded modules: (.*)$/m.exec(output)?.[1];
-  assert.ok(line, `no list of loaded modules in:\n${output}`);
-  return JSON.parse(line);
+/** [script, package files] for each process, from the lines the preload printed as they exited. */
+function loadedBy(output: string): [string, string[]][] {
+  const lines = output.matchAll(/^loaded modules \((.+?)\): (.*)$/gm);
+  return [...lines].map(([, script = '', list = '']) => [script, JSON.parse(list)]);
+}
+/** The package files that `script` (the main script's file name) loaded. */
+function loaded(output: string, script: string): string[] {
+  const files = loadedBy(output).find(([name]) => name === script)?.[1];
+  assert.ok(files, `no list of modules loaded by ${script} in:\n${output}`);
+  return files;
 }
 const packagesOf = (files: string[]) => [...new Set(files.map((file) => file.split('/')[0] ?? ''))];
 
@@ -36,16 +41,20 @@ describe('what each entry point loads', () => {
     const dir = await newDir();
     for (const args of [['--help'], ['--urgency', 'asap', 'Hello'], ['--nope'], []]) {
       const result = await runScript('send', args, { cwd: dir, env: env(listing) });
-      assert.deepEqual(loaded(result.stderr), [], `send ${args.join(' ')}`);
+      assert.deepEqual(loaded(result.stderr, 'send.js'), [], `send ${args.join(' ')}`);
     }
     await saveKeys(join(dir, 'vapid.json'), generateKeys());
     await writeFile(join(dir, 'subscription.json'), JSON.stringify([push().subscribe()]));
     const sent = await runScript('send', ['Hello'], { cwd: dir, env: env(listing) });
     assert.equal(sent.code, 0, sent.stderr);
-    const packages = packagesOf(loaded(sent.stderr));
+    const packages = packagesOf(loaded(sent.stderr, 'send.js'));
     for (const name of ['web-push', 'undici']) assert.ok(packages.includes(name), name);
     for (const name of ['selfsigned', '@peculiar']) assert.ok(!packages.includes(name), name);
-    assert.match(sent.stderr, /^worker threads started: 0$/m, 'one message encrypts here');
+    assert.match(
+      sent.stderr,
+      /^worker threads started \(send\.js\): 0$/m,
+      'one message encrypts here',
+    );
   });
 
   test(`npm run send -- --all starts encryption workers for ${POOL_THRESHOLD} subscriptions`, async () => {
@@ -56,14 +65,14 @@ describe('what each entry point loads', () => {
     const sent = await runScript('send', ['--all', 'To many'], { cwd: dir, env: env(listing) });
     assert.equal(sent.code, 0, sent.stderr);
     assert.equal(sent.stdout, `delivered ${POOL_THRESHOLD}\n`);
-    assert.match(sent.stderr, /^worker threads started: [1-4]$/m);
+    assert.match(sent.stderr, /^worker threads started \(send\.js\): [1-4]$/m);
   });
 
   test("the server loads undici's Agent and request, not the rest of undici", async () => {
     const server = await start({ env: listing });
     await subscribeTo(server);
     assert.equal(await server.stop(), 0);
-    const files = loaded(server.output());
+    const files = loaded(server.output(), 'server.js');
     assert.ok(files.includes('undici/lib/dispatcher/agent.js'));
     assert.ok(files.includes('undici/lib/api/api-request.js'));
     assert.ok(files.includes('web-push/src/index.js'));
@@ -73,17 +82,28 @@ describe('what each entry point loads', () => {
     assert.deepEqual(unused, [], 'no fetch, WebSocket, EventSource or caches');
   });
 
-  test('the server loads the X.509 code only when it makes a certificate', async () => {
+  test('the server makes certificates in a child process, and only that child loads the X.509 code', async () => {
     const dir = await newDir();
-    const runs: string[][] = [];
-    for (let run = 0; run < 2; run++) {
-      const server = await start({ dir, env: listing });
+    const X509 = ['@peculiar', 'selfsigned'];
+    /** Which of the X.509 packages each process of a start with TLS_NAMES=`names` loaded. */
+    const startWith = async (names: string) => {
+      const server = await start({ dir, env: { ...listing, TLS_NAMES: names } });
       assert.equal(await server.stop(), 0);
-      runs.push(packagesOf(loaded(server.output())));
-    }
-    assert.ok(runs[0]?.includes('@peculiar'), 'the first start makes the certificates');
-    assert.ok(!runs[1]?.includes('@peculiar'), 'the second start reuses them');
-    assert.ok(!runs.flat().includes('selfsigned'), 'selfsigned is for the tests only');
+      const byScript = loadedBy(server.output());
+      const scripts = byScript.map(([script]) => script);
+      assert.equal(new Set(scripts).size, scripts.length, `one process of each: ${scripts}`);
+      const packages = (files: string[]) => packagesOf(files).filter((name) => X509.includes(name));
+      return Object.fromEntries(byScript.map(([script, files]) => [script, packages(files)]));
+    };
+    const maker = { 'maker.js': X509 };
+    assert.deepEqual(
+      await startWith(''),
+      { 'server.js': [], ...maker },
+      'makes CA and certificate',
+    );
+    assert.deepEqual(await startWith(''), { 'server.js': [] }, 'a restart reuses them');
+    const renamed = await startWith('push.home.arpa');
+    assert.deepEqual(renamed, { 'server.js': [], ...maker }, 'a new name: a new certificate');
   });
 });
 

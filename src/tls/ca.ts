@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { readIfExists, writeFileAtomic } from '../store/files.ts';
+import { type Make, makeApart } from './maker.ts';
 import { permittedBy } from './name-constraints.ts';
 import { day, keyMatches, parseCertificate } from './pem.ts';
 
@@ -43,7 +44,13 @@ export interface LocalCa {
  */
 export async function loadOrCreateCa(
   certDir: string,
-  options: { hostName: string; extraNames: readonly string[]; now: number },
+  options: {
+    hostName: string;
+    extraNames: readonly string[];
+    now: number;
+    /** Where the certificate is made: a maker of its own unless the caller has one. */
+    make?: Make;
+  },
 ): Promise<{ ca: LocalCa; created: boolean }> {
   const certFile = join(certDir, 'ca.pem');
   const keyFile = join(certDir, 'ca-key.pem');
@@ -55,14 +62,16 @@ export async function loadOrCreateCa(
       `${missing} is missing beside ${there}: put it back, or remove ${there} too to make a new CA (phones must then trust the new one)`,
     );
   }
-  // Loaded only now: making certificates costs ~20 MB of memory that a normal start never needs.
-  const { makeCa } = await import('./x509.ts');
-  const made = await makeCa({
-    commonName: `Simple Web Push local CA (${options.hostName || 'this machine'})`,
-    dnsNames: [...LOCAL_DNS, ...options.extraNames.filter((name) => !underLocal(name))],
-    ipRanges: PRIVATE_RANGES,
-    now: options.now,
-    days: CA_DAYS,
+  const { make = makeApart } = options;
+  const made = await make({
+    make: 'ca',
+    ca: {
+      commonName: `Simple Web Push local CA (${options.hostName || 'this machine'})`,
+      dnsNames: [...LOCAL_DNS, ...options.extraNames.filter((name) => !underLocal(name))],
+      ipRanges: PRIVATE_RANGES,
+      now: options.now,
+      days: CA_DAYS,
+    },
   });
   await mkdir(certDir, { recursive: true, mode: 0o700 });
   await writeFileAtomic(keyFile, made.key, 0o600);

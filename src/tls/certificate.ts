@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { readIfExists, writeFileAtomic } from '../store/files.ts';
 import { caExpiryWarning, type LocalCa, loadOrCreateCa } from './ca.ts';
+import { type Make, withMaker } from './maker.ts';
 import { hostNames, lanAddresses } from './network.ts';
 import { loadOwnCertificate } from './own-cert.ts';
 import { day, keyMatches, parseCertificate } from './pem.ts';
@@ -48,6 +49,17 @@ export async function loadTls(
       keyFiles: [],
     };
   }
+  // One maker for the CA and the certificate of a first start, gone before the server listens.
+  return withMaker((make) => loadLocal(config, log, { ...options, now }, make));
+}
+
+async function loadLocal(
+  config: Config,
+  log: (line: string) => void,
+  options: TlsOptions & { now: number },
+  make: Make,
+): Promise<ServerTls> {
+  const { now } = options;
   const hostName = options.hostName ?? hostname();
   const wanted = wantedNames(hostName, options.addresses ?? lanAddresses(), config.tlsNames);
   const keyFile = join(config.certDir, 'key.pem');
@@ -59,6 +71,7 @@ export async function loadTls(
     hostName: machine,
     extraNames: [machine, ...config.tlsNames].filter(Boolean),
     now,
+    make,
   });
   if (created) log(caLine(ca, leaf, certFile));
   const warning = caExpiryWarning(ca, now);
@@ -74,15 +87,17 @@ export async function loadTls(
   const reason = leaf ? staleBecause(leaf, ca, covered, now) : undefined;
   if (leaf && key && cert && !reason) return { key, cert, caPem: ca.pem, keyFiles };
 
-  const { makeLeaf } = await import('./x509.ts');
   // Not past the CA's own end: a verifier would refuse the certificate from then on anyway.
   const days = Math.min(LEAF_DAYS, Math.floor((Date.parse(ca.cert.validTo) - now) / DAY));
-  const made = await makeLeaf({
-    ca: { cert: ca.pem, key: ca.key },
-    dnsNames: covered.filter((name) => !isIP(name)),
-    ips: covered.filter((name) => isIP(name)),
-    now,
-    days,
+  const made = await make({
+    make: 'leaf',
+    leaf: {
+      ca: { cert: ca.pem, key: ca.key },
+      dnsNames: covered.filter((name) => !isIP(name)),
+      ips: covered.filter((name) => isIP(name)),
+      now,
+      days,
+    },
   });
   // Two renames: a crash between them leaves a pair that does not match, which the next start
   // reports in one line (remove both files to make a new pair).

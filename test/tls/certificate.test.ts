@@ -185,10 +185,12 @@ test('a cert.pem that is not a certificate is a ConfigError naming it, and is le
   assert.equal(await readFile(certFile, 'utf8'), 'not a certificate\n');
 });
 
-// The idle server's memory: the X.509 libraries (~20 MB) load only when something is made.
+// The idle server's memory: the X.509 libraries (~14 MiB) load only when something is made, and
+// then in the certificate maker (test/startup.test.ts shows which process loads what).
 test('a server start that only checks the certificates never loads @peculiar/x509 or selfsigned', async () => {
   const dir = await tempDir('tls-lazy-');
-  // A resolve hook in the server process that refuses those modules: loading one fails the start.
+  // A resolve hook in the server and the maker it starts (NODE_OPTIONS reaches both) that refuses
+  // those modules: loading one fails the start.
   const hook = `export async function resolve(specifier, context, next) {
     if (/@peculiar|selfsigned|\\/x509\\.js$/.test(specifier)) throw new Error('loaded ' + specifier);
     return next(specifier, context);
