@@ -24,7 +24,8 @@ export function staleSince(builtFile: string, root = ROOT): string | undefined {
   for (const dir of SOURCE_DIRS) {
     let names: string[];
     try {
-      names = readdirSync(join(root, dir));
+      // Its folders too: src/ is grouped by concern (src/http, src/push, ...).
+      names = readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' });
     } catch {
       continue; // deployed without the sources: nothing to compare with
     }

@@ -28,6 +28,7 @@ import { createCaRoute } from './tls/ca-route.ts';
 import { loadTls } from './tls/certificate.ts';
 import { lanLines } from './tls/network.ts';
 import { reloadableTls } from './tls/reload.ts';
+import { checkWritable } from './writable.ts';
 
 const PUBLIC_DIR = join(ROOT, 'public');
 // Slow or idle clients must not hold connections: headers within 10 s, the whole request within
@@ -56,6 +57,7 @@ export async function startServer(
   log: (line: string) => void,
   options: { terminal?: boolean } = {},
 ): Promise<RunningServer> {
+  await checkWritable(config);
   const { keys, created } = await loadOrCreateKeys(config);
   if (created) {
     log(`Created VAPID keys in ${config.vapidFile} (mode 600), subject ${keys.subject}.`);

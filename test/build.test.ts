@@ -43,6 +43,18 @@ test('a source edited after the build makes it stale, naming the file and the fi
   );
 });
 
+test('a source edited after the build in a folder of src/ makes it stale too', async () => {
+  const { root, built } = await project(60_000);
+  await mkdir(join(root, 'src/push'));
+  await writeFile(join(root, 'src/push/pusher.ts'), 'export {};\n');
+  const later = Date.now() / 1000 + 60;
+  await utimes(join(root, 'src/push/pusher.ts'), later, later);
+  assert.equal(
+    staleSince(built, root),
+    'src/push/pusher.ts changed since the last build: run npm run build',
+  );
+});
+
 test('a build deployed without its sources is taken as it is', async () => {
   const { root, built } = await project(0);
   await rm(join(root, 'src'), { recursive: true });

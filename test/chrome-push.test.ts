@@ -13,8 +13,9 @@ import {
 } from './support/chromium.ts';
 import { eventually } from './support/eventually.ts';
 import { startFcmService } from './support/fcm-service.ts';
+import { startLan } from './support/lan.ts';
 import { startedOrReason } from './support/or-reason.ts';
-import { ownHosts } from './support/own-hosts.ts';
+import { type OwnHosts, ownHosts } from './support/own-hosts.ts';
 import {
   childEnv,
   runScript,
@@ -28,18 +29,24 @@ import { dropSubscription, readEndpoint, readNotifications } from './support/wor
 
 // Chromium's own push client, offline: its GCM client checks in, registers and keeps its MCS
 // connection with the FCM stand-in; the server under test pushes to https://jmt17.google.com,
-// a name that resolves to the stand-in for the server and `npm run send` alone.
+// a name that resolves to the stand-in for the server and `npm run send` alone. Chromium runs in
+// a LAN namespace of the test's own: with loopback alone (a machine offline) it takes itself to
+// be offline and never opens its MCS connection.
 const chromiumFound = chromiumOrReason();
 const found = await startedOrReason(async () => {
   const fcm = await startFcmService();
+  let hosts: OwnHosts | undefined;
   try {
-    return { fcm, hosts: await ownHosts({ [fcm.host]: fcm.address }) };
+    hosts = await ownHosts({ [fcm.host]: fcm.address });
+    return { fcm, hosts, lan: await startLan() };
   } catch (error) {
+    await hosts?.close();
     await fcm.close();
     throw error;
   }
-}, 'the FCM stand-in needs root (port 443, a mount namespace for the server) and unshare from util-linux');
+}, 'the FCM stand-in needs root (port 443, a mount namespace for the server, a network namespace for Chromium), unshare and nsenter from util-linux and ip from iproute2');
 after(async () => {
+  await found.value?.lan.close();
   await found.value?.hosts.close();
   await found.value?.fcm.close();
 });
@@ -59,7 +66,7 @@ describe("the page in Chromium, through Chromium's own push client and an FCM st
   skip: suiteSkip,
   timeout: 120_000,
 }, () => {
-  const { fcm, hosts } = found.value ?? ({} as NonNullable<typeof found.value>);
+  const { fcm, hosts, lan } = found.value ?? ({} as NonNullable<typeof found.value>);
   let server: ServerProcess;
   let chromium: ChromiumProfile | undefined;
   let page: Page;
@@ -77,9 +84,14 @@ describe("the page in Chromium, through Chromium's own push client and an FCM st
       env: env(),
       spawn: hosts.spawn,
     });
+    // What Chromium reaches, from inside its namespace at the same addresses: the page, and the
+    // stand-in's check-in, registration and MCS.
+    for (const url of [server.httpUrl, fcm.registry.checkinUrl, fcm.mcs.endpoint]) {
+      await lan.expose(Number(new URL(url).port));
+    }
     const started = Date.now();
     chromium = await launchChromiumProfile({
-      executablePath: chromiumFound.path as string,
+      executablePath: await lan.wrap(chromiumFound.path as string),
       args: [...chromiumArgs(), ...fcm.chromiumArgs],
       permissions: ['notifications'],
     });

@@ -10,7 +10,13 @@ import { Pool, request } from 'undici';
 import { generateKeys } from '../src/keys.ts';
 import { postSubscription, useHarness } from './support/harness.ts';
 import { int, mulberry32, storedByEarlierVersion } from './support/hostile.ts';
-import { runServer, type ServerProcess, spawnTypeScript } from './support/processes.ts';
+import {
+  readOnlyIn,
+  runServer,
+  type ServerProcess,
+  spawnTypeScript,
+  startServerProcess,
+} from './support/processes.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed) >>> 0;
 const ROUNDS = 4;
@@ -230,8 +236,12 @@ test('a lock file left by a killed process does not hold up the restarted server
 });
 
 /** Runs the server in `dir` until it gives up; it must say one line and exit non-zero. */
-async function refusesToStart(dir: string, mention: RegExp): Promise<string> {
-  const result = await runServer({ dir, env: env() });
+async function refusesToStart(
+  dir: string,
+  mention: RegExp,
+  options: { env?: Record<string, string>; spawn?: Awaited<ReturnType<typeof readOnlyIn>> } = {},
+): Promise<string> {
+  const result = await runServer({ dir, env: env(options.env), spawn: options.spawn });
   assert.notEqual(result.code, 0, 'exit code');
   assert.equal(result.code === null, false, 'it exited by itself, not killed at the timeout');
   assert.match(result.stderr, /^error: [^\n]+\n$/, 'one line on stderr');
@@ -344,6 +354,53 @@ describe('refuses to start, in one line naming the file or port, changing nothin
     }
   });
 
+  // Each file the server writes gets a temp file (the store a lock too) beside it, then a rename.
+  const written = [
+    ['SUBSCRIPTION_FILE', 'subscription.json', ''],
+    ['PAIRING_KEY_FILE', 'pairing-key', '.spent'],
+    ['SEND_TOKEN_FILE', 'send-token', ''],
+  ] as const;
+  for (const [variable, name, suffix] of written) {
+    test(`when ${variable} is in a folder that does not exist, making no file at all`, async () => {
+      const dir = await newDir();
+      const folder = join(dir, 'no-such-folder');
+      const file = join(folder, name);
+      const line = `error: cannot write ${file}${suffix} (${variable}): the folder ${folder} does not exist\n`;
+      await refusesToStart(dir, new RegExp(`^${literal(line)}$`), { env: { [variable]: file } });
+      assert.deepEqual(await readdir(dir), [], 'no vapid.json, no certificates, no folder');
+    });
+  }
+
+  test('when SUBSCRIPTION_FILE is under a file, not a folder', async () => {
+    const dir = await newDir();
+    await writeFile(join(dir, 'data'), '');
+    const file = join(dir, 'data/subscription.json');
+    await refusesToStart(
+      dir,
+      new RegExp(
+        `cannot write ${literal(file)} \\(SUBSCRIPTION_FILE\\): ${literal(dir)}/data is not a folder`,
+      ),
+      { env: { SUBSCRIPTION_FILE: file } },
+    );
+    assert.deepEqual(await readdir(dir), ['data']);
+  });
+
+  test('when the folder of SUBSCRIPTION_FILE is read-only', async (t) => {
+    const dir = await newDir();
+    const folder = join(dir, 'data');
+    await mkdir(folder);
+    const spawn = await readOnlyIn(folder);
+    t.after(() => chmod(folder, 0o700));
+    await refusesToStart(
+      dir,
+      new RegExp(
+        `cannot write ${literal(folder)}/subscription\\.json \\(SUBSCRIPTION_FILE\\): (${literal(folder)} is on a read-only file system|no permission to make files in ${literal(folder)})\n$`,
+      ),
+      { env: { SUBSCRIPTION_FILE: join(folder, 'subscription.json') }, spawn },
+    );
+    assert.deepEqual(await readdir(dir), ['data']);
+  });
+
   test('when certs/key.pem is not the key of certs/cert.pem', async () => {
     const dir = await newDir();
     const first = await start({ dir });
@@ -355,3 +412,24 @@ describe('refuses to start, in one line naming the file or port, changing nothin
     assert.equal(await readFile(file, 'utf8'), broken);
   });
 });
+
+test('starts with a send token it can only read, in a read-only folder: the server never writes it', async (t) => {
+  const dir = await newDir();
+  const folder = join(dir, 'secrets');
+  await mkdir(folder);
+  await writeFile(join(folder, 'send-token'), 'a-token-made-elsewhere\n', { mode: 0o600 });
+  const spawn = await readOnlyIn(folder);
+  t.after(() => chmod(folder, 0o700));
+  const server = await startServerProcess({
+    dir,
+    env: env({ SEND_TOKEN_FILE: join(folder, 'send-token') }),
+    spawn,
+  });
+  assert.match(server.output(), /Send API on/);
+  assert.equal(await server.stop(), 0, server.output());
+});
+
+/** `text` as a regular expression that matches just it. */
+function literal(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -63,11 +63,14 @@ export async function startLan(): Promise<Lan> {
   const reply = () =>
     new Promise<Record<string, string>>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the LAN namespace did not answer')), 5000);
+      const exited = () => reject(new Error(`no network namespace: ${stderr.trim()}`));
       replies.push((line) => {
         clearTimeout(timer);
+        // One listener per question in flight, not one per question ever asked.
+        holder.off('exit', exited);
         resolve(JSON.parse(line));
       });
-      holder.once('exit', () => reject(new Error(`no network namespace: ${stderr.trim()}`)));
+      holder.once('exit', exited);
     });
   try {
     await reply();

@@ -1,7 +1,7 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,8 +113,9 @@ export async function runServer(options: {
   dir: string;
   env: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  spawn?: Spawn;
 }): Promise<CliResult> {
-  const child = spawn(process.execPath, [SERVER], {
+  const child = (options.spawn ?? spawn)(process.execPath, [SERVER], {
     cwd: options.dir,
     env: { PORT: '0', HOST: '127.0.0.1', HTTP_PORT: '0', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -136,11 +137,26 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/**
+ * A `spawn` whose children find `folder` read-only. chmod 555 stops everyone but root, and these
+ * tests may run as root: then each child runs in a mount namespace of its own (unshare -m) with
+ * the folder bind-mounted read-only, and nothing outside it changes.
+ */
+export async function readOnlyIn(folder: string): Promise<Spawn> {
+  if (process.getuid?.() !== 0) {
+    await chmod(folder, 0o555);
+    return spawn;
+  }
+  const mount = 'mount -o bind,ro "$0" "$0" && exec "$@"';
+  return (command, args, options) =>
+    spawn('unshare', ['-m', 'sh', '-c', mount, folder, command, ...args], options);
+}
+
 interface StartOptions {
   dir: string;
   env: NodeJS.ProcessEnv;
   timeoutMs?: number;
-  /** How to run it: `spawn` by default, or a LAN namespace's (test/support/lan.ts). */
+  /** How to run it: `spawn` by default, or a LAN namespace's (test/support/lan.ts), readOnlyIn's. */
   spawn?: Spawn;
   /** Run src/server.ts itself, with a Node that strips types, instead of the build. */
   source?: boolean;

@@ -19,7 +19,16 @@ export interface ShownNotification {
 /** Waits until the page's service worker is `activated` (`ready` can resolve while activating). */
 export async function workerActivated(page: Page, timeoutMs = 10_000): Promise<string> {
   return page.evaluate(async (timeout) => {
-    const registration = await navigator.serviceWorker.ready;
+    // A registration that failed never makes `ready` resolve, and evaluate() has no timeout.
+    const registration = await Promise.race([
+      navigator.serviceWorker.ready,
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(new Error(`no service worker ready within ${timeout} ms`)),
+          timeout,
+        ),
+      ),
+    ]);
     const worker = registration.active;
     if (!worker) throw new Error('ready resolved without an active worker');
     if (worker.state !== 'activated') {
