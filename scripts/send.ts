@@ -1,4 +1,4 @@
-// npm run send -- "message": push a notification to the latest (or every) subscription.
+// npm run send -- "message": push a notification to the latest, a named or every subscription.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
 import { createProgress } from '../src/push/progress.ts';
@@ -9,7 +9,7 @@ import { readMessage } from './stdin.ts';
 
 const HELP = `Usage: npm run send -- [options] "message"
 
-Pushes a notification to the latest subscription (or every one with --all).
+Pushes a notification to the latest subscription (or one device with --to, every one with --all).
 A message of - is read from standard input (at most ${MAX_BODY_CHARS} characters).
   --title <text>        title (default: Simple Web Push)
   --url <url>           page to open when the notification is clicked (a /path or https://…)
@@ -26,13 +26,16 @@ A message of - is read from standard input (at most ${MAX_BODY_CHARS} characters
   --ttl <seconds>       how long the push service keeps it for an offline browser (default 86400)
   --urgency <level>     very-low, low, normal or high
   --topic <name>        replaces an undelivered message with the same topic (<= 32 base64url chars)
+  --to <name>           send to the device of that name (any case) or the one it begins;
+                        npm run devices lists them. --to all is --all
   --all                 send to every stored subscription
   --json                print the report as JSON on stdout, as POST /api/send answers
   --quiet               print nothing when everything was delivered
   --help                show this help
 
 Delivered and removed go to stdout; failures and errors to stderr. Exit code 0 when every push
-was delivered, 1 when any failed or nothing was delivered or stored, 2 for wrong usage.`;
+was delivered, 1 when any failed or nothing was delivered or stored, 2 for wrong usage (and for
+a --to that names no device, or more than one: the error lists the names).`;
 
 await runCli(HELP, async () => {
   const { values, positionals } = parseArgs({
@@ -53,6 +56,7 @@ await runCli(HELP, async () => {
       ttl: { type: 'string' },
       urgency: { type: 'string' },
       topic: { type: 'string' },
+      to: { type: 'string' },
       all: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
@@ -64,7 +68,10 @@ await runCli(HELP, async () => {
     return;
   }
   if (values.json && values.quiet) throw new UsageError('--json and --quiet exclude each other');
-  const { all, help, json, quiet, action, ...options } = values;
+  const { all, to, help, json, quiet, action, ...options } = values;
+  if (all && to !== undefined && to.trim().toLowerCase() !== 'all') {
+    throw new UsageError('--all and --to <name> exclude each other');
+  }
   const { 'app-badge': appBadge, 'require-interaction': requireInteraction, ...same } = options;
   const request = parseSendRequest({
     ...same,
@@ -72,7 +79,7 @@ await runCli(HELP, async () => {
     requireInteraction,
     actions: action?.map(parseAction),
     body: await readMessage(positionals, () => process.stdin),
-    to: all ? 'all' : 'latest',
+    to: all ? 'all' : (to ?? 'latest'),
   });
 
   const config = loadConfig();
@@ -87,7 +94,13 @@ await runCli(HELP, async () => {
   });
   let summary: SendSummary;
   try {
-    summary = await sendFromDisk(config, request, progress.update);
+    summary = await sendFromDisk(config, request, {
+      onProgress: progress.update,
+      log: (line) => {
+        console.error(`error: ${line}`);
+        process.exitCode = 1;
+      },
+    });
   } finally {
     progress.finish();
   }

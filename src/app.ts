@@ -76,7 +76,10 @@ export function createApp(deps: AppDeps) {
   async function subscribe(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const pass = await admission.check(req);
     const parsed = parseSubscription(await readJson(req, BODY_LIMIT), deps.allowlist);
-    const subscription = { ...parsed, origin: subscriberOrigin(req, deps.origins()) };
+    // A subscription the store already has keeps the time it was first added (store.add); its
+    // origin is where it subscribed this time.
+    const origin = subscriberOrigin(req, deps.origins());
+    const subscription = { ...parsed, addedAt: new Date().toISOString(), origin };
     const outcome = await pass.add(subscription);
     const host = hostOf(subscription.endpoint);
     log(`subscription ${outcome}: ${host} (${store.size()} stored)`);

@@ -8,6 +8,7 @@ import { createApp } from './app.ts';
 import { ROOT, staleBuild } from './build.ts';
 import { type Config, loadConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
+import { createDevicesApi } from './http/devices-api.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
 import { createSendApi } from './http/send-api.ts';
 import { createStatic } from './http/static.ts';
@@ -93,6 +94,7 @@ export async function startServer(
   const firstOrigin = () => origins()[0];
   const sendApi = createSendApi({ store, pusher, firstOrigin, token, failures, log });
   const pairingApi = createPairingApi({ pairing, origin, certDir: config.certDir });
+  const devicesApi = createDevicesApi({ store, token, failures, log });
   const app = createApp({
     store,
     pusher,
@@ -104,7 +106,9 @@ export async function startServer(
     caRoute: createCaRoute(() => tls.current().caPem),
     admission: createAdmission({ store, pairing, spent, failures, log }),
     extraRoutes: async (req, res, pathname) =>
-      (await sendApi(req, res, pathname)) || pairingApi(req, res, pathname),
+      (await sendApi(req, res, pathname)) ||
+      (await pairingApi(req, res, pathname)) ||
+      devicesApi(req, res, pathname),
     origins,
   });
   https.on('request', app);

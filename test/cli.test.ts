@@ -33,8 +33,14 @@ async function run(name: 'send' | 'keys', dir: string, args: string[]): Promise<
   return result;
 }
 
-const stored = async (dir: string): Promise<MintedSubscription[]> =>
+/** What subscription.json holds, as it was written; `results` records each send's lastResult. */
+const storedWithResults = async (
+  dir: string,
+): Promise<(MintedSubscription & { lastResult?: unknown })[]> =>
   JSON.parse(await readFile(join(dir, 'subscription.json'), 'utf8'));
+/** The subscriptions in subscription.json, without the results the send recorded in it. */
+const stored = async (dir: string): Promise<MintedSubscription[]> =>
+  (await storedWithResults(dir)).map(({ lastResult: _, ...subscription }) => subscription);
 const vapidOf = async (dir: string) => JSON.parse(await readFile(join(dir, 'vapid.json'), 'utf8'));
 const arrived = (sub: MintedSubscription) =>
   push().received.filter((message) => message.endpoint === sub.endpoint);
@@ -141,6 +147,9 @@ describe('npm run send', parallel, () => {
     assert.equal(result.stdout, 'delivered 3\n');
     for (const sub of subs) assert.equal(arrived(sub).length, 1);
     assert.deepEqual(await stored(dir), legacy);
+    for (const entry of await storedWithResults(dir)) {
+      assert.equal((entry.lastResult as { outcome: string }).outcome, 'delivered');
+    }
   });
 
   test('removes the temp file a killed write left, saying so in one line on stderr', async () => {

@@ -96,6 +96,9 @@ describe('a phone pairing in Chromium', { skip, timeout: 120_000 }, () => {
       const { problems, notification } = checkDeclarative(welcome?.payload ?? '', { origin });
       assert.deepEqual(problems, []);
       assert.equal(notification?.navigate, `${origin}/`);
+      // The owner's list and send form are for the server's own browser only.
+      assert.ok(await page.locator('#devices').isHidden(), 'no list of devices on a phone');
+      assert.ok(await page.locator('#send').isHidden(), 'no send form on a phone');
       assert.deepEqual(errors, []);
     });
   }

@@ -1,6 +1,7 @@
 // The send options of `npm run send` and POST /api/send, checked by one parser for both. Light on
 // purpose: the CLI answers --help and wrong usage from here, before any sending code loads.
 import { HttpError } from '../errors.ts';
+import { MAX_NAME_LENGTH } from '../store/names.ts';
 import type { DeliveryOptions, Notification, Urgency } from './notification.ts';
 import { optionalText, parseNotificationOptions, wholeNumber } from './notification-options.ts';
 
@@ -11,11 +12,14 @@ const MAX_TTL = 28 * 24 * 60 * 60;
 /** The longest message text, in characters (UTF-16 code units, as JavaScript counts them). */
 export const MAX_BODY_CHARS = 2000;
 
+/** To whom: the latest subscription, every one, or the device of that name (see findDevice). */
+export type Recipient = 'latest' | 'all' | { name: string };
+
 /** A checked request to push a notification: what, how, and to whom. */
 export interface SendRequest {
   notification: Notification;
   delivery: DeliveryOptions;
-  to: 'latest' | 'all';
+  to: Recipient;
 }
 
 /** What happened, for a person or a script: counts, and each failure with its push service. */
@@ -52,7 +56,19 @@ export function parseSendRequest(input: Record<string, unknown>): SendRequest {
       throw new HttpError(422, 'topic must be base64url characters');
     delivery.topic = topic;
   }
-  const to = input.to ?? 'latest';
-  if (to !== 'latest' && to !== 'all') throw new HttpError(422, 'to must be "latest" or "all"');
-  return { notification, delivery, to };
+  return { notification, delivery, to: recipientOf(input.to) };
+}
+
+function recipientOf(to: unknown): Recipient {
+  if (to === undefined || to === null) return 'latest';
+  if (typeof to !== 'string' || to.trim() === '') {
+    throw new HttpError(422, 'to must be "latest", "all" or the name of a device');
+  }
+  const word = to.trim().toLowerCase();
+  // Device names cannot be these two (names.ts), so they mean the same in any case.
+  if (word === 'latest' || word === 'all') return word;
+  if ([...to].length > MAX_NAME_LENGTH) {
+    throw new HttpError(422, `to is longer than a device name (${MAX_NAME_LENGTH} characters)`);
+  }
+  return { name: to };
 }

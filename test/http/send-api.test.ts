@@ -365,7 +365,8 @@ describe('POST /api/send with SEND_TOKEN set', () => {
       [{ topic: 'not a topic!' }, /^topic must be base64url characters$/],
       [{ topic: 'a'.repeat(33) }, /^topic is longer than 32 characters$/],
       [{ url: 'javascript:alert(1)' }, /^url must start with/],
-      [{ to: 'everyone' }, /^to must be "latest" or "all"$/],
+      [{ to: 'everyone' }, /^no device is named "everyone": "/],
+      [{ to: '' }, /^to must be "latest", "all" or the name of a device$/],
       [{ title: 't'.repeat(201) }, /^title is longer than 200 characters$/],
     ];
     for (const [options, error] of cases) {

@@ -131,7 +131,9 @@ const badOptions: [string, Record<string, unknown>, number][] = [
   ['an ftp: icon', { body: 'hi', icon: 'ftp://example.com/i.png' }, 422],
   ['a data: icon', { body: 'hi', icon: 'data:image/png;base64,AAAA' }, 422],
   ['an object url', { body: 'hi', url: { href: '/' } }, 400],
-  ['an unknown recipient', { body: 'hi', to: 'everyone' }, 422],
+  ['an empty recipient', { body: 'hi', to: ' ' }, 422],
+  ['a recipient that is not a string', { body: 'hi', to: 5 }, 422],
+  ['a recipient longer than a device name', { body: 'hi', to: 'x'.repeat(61) }, 422],
   ['an image that is not a link', { body: 'hi', image: 'cat.png' }, 422],
   ['a badge with a space in its host', { body: 'hi', badge: 'https://a b/' }, 422],
   ['a numeric image', { body: 'hi', image: 5 }, 400],
@@ -193,4 +195,13 @@ test('names the option in the error message', () => {
     [{ body: 'hi', timestamp: 'now' }, /^timestamp must be a date and time in ISO 8601/],
   ];
   for (const [input, message] of cases) assert.throws(() => parseSendRequest(input), { message });
+});
+
+test('to is latest by default, all or latest in any case, and otherwise a device name', () => {
+  const to = (value: unknown) => parseSendRequest({ body: 'hi', to: value }).to;
+  assert.equal(to(undefined), 'latest');
+  assert.equal(to('ALL'), 'all');
+  assert.equal(to(' Latest '), 'latest');
+  assert.deepEqual(to('Chrome on Android'), { name: 'Chrome on Android' });
+  assert.deepEqual(to('📱'.repeat(60)), { name: '📱'.repeat(60) }, 'characters, not UTF-16 units');
 });
