@@ -53,9 +53,11 @@ async function run(job: SenderJob): Promise<{ sent: number; delivered: number }>
   if (job.kind === 'ours') {
     // What `npm run send -- --all` does (scripts/send.ts), minus its progress line and summary.
     const request = parseSendRequest({ title: job.title, body: job.body, to: 'all' });
-    const { delivered, removed, failed } = await sendFromDisk(config, request, (done, total) => {
+    const log = (line: string) => console.error(line);
+    const onProgress = (done: number, total: number) => {
       if (done === total) atLastMessage = threadsCpuUs();
-    });
+    };
+    const { delivered, removed, failed } = await sendFromDisk(config, request, { log, onProgress });
     return { sent: delivered + removed + failed.length, delivered };
   }
   const vapid = await loadKeys(config);

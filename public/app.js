@@ -1,4 +1,6 @@
 // The page: register the worker, subscribe with the server's VAPID key, keep the server in step.
+import { api } from '/api.js';
+import { guessDeviceName } from '/device-name.js';
 import { offerCopy, offerPaste } from '/pair-here.js';
 import {
   forgetPairingToken,
@@ -13,6 +15,8 @@ const statusLine = $('status');
 const detail = $('detail');
 const buttons = { subscribe: $('subscribe'), unsubscribe: $('unsubscribe'), test: $('test') };
 const paste = $('paste');
+const naming = $('naming');
+const nameInput = $('device-name');
 const actions = document.querySelector('.actions');
 // The server's own browser needs no pairing; every other device does (see takePairingToken).
 const onServer = ['localhost', '127.0.0.1', '[::1]'].includes(location.hostname);
@@ -22,6 +26,7 @@ function show(state, text, more = '') {
   statusLine.textContent = text;
   detail.textContent = more;
   paste.hidden = state !== 'unpaired';
+  naming.hidden = state !== 'not-subscribed' && state !== 'unpaired';
   // Nothing to click in Safari before Add to Home Screen: the app does it all.
   actions.hidden = state === 'install';
   buttons.subscribe.disabled = state !== 'not-subscribed' && state !== 'unpaired';
@@ -34,21 +39,6 @@ function isIosNotInstalled() {
     /iPad|iPhone|iPod/.test(navigator.userAgent) ||
     (navigator.platform === 'MacIntel' && navigator.maxTouchPoints > 1);
   return ios && !window.matchMedia('(display-mode: standalone)').matches && !navigator.standalone;
-}
-
-async function api(method, path, body, headers = {}) {
-  const response = await fetch(path, {
-    method,
-    headers: body ? { 'Content-Type': 'application/json', ...headers } : headers,
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
-  if (!response.ok) {
-    throw Object.assign(new Error(data.error || `the server answered ${response.status}`), {
-      status: response.status,
-    });
-  }
-  return data;
 }
 
 /** The pairing message; `refusal` is the server's 401 error, whose reason comes before a colon. */
@@ -136,9 +126,10 @@ async function subscribe(registration) {
     userVisibleOnly: true,
     applicationServerKey: key,
   });
+  const body = { ...subscription.toJSON(), name: nameInput.value };
   let result;
   try {
-    result = await api('POST', '/api/subscriptions', subscription.toJSON(), headers);
+    result = await api('POST', '/api/subscriptions', body, headers);
   } catch (error) {
     if (error.status !== 401) throw error;
     // Not stored: a browser subscription the server refused would only look subscribed.
@@ -153,6 +144,7 @@ async function subscribe(registration) {
     ? 'A welcome notification is on its way.'
     : `The server stored the subscription, but the welcome notification failed: ${result.welcome?.error?.reason ?? 'unknown reason'}.`;
   show('subscribed', subscribedText(subscription), welcome);
+  changed();
 }
 
 async function unsubscribe(registration) {
@@ -162,6 +154,7 @@ async function unsubscribe(registration) {
     await subscription.unsubscribe();
   }
   show('not-subscribed', 'Not subscribed.', 'This browser will no longer receive notifications.');
+  changed();
 }
 
 async function sendTest(registration) {
@@ -175,6 +168,18 @@ async function sendTest(registration) {
       ? 'The push service says this subscription is gone. Subscribe again.'
       : 'Test notification sent.';
   if (result.removed) await refresh(registration);
+  changed();
+}
+
+/** Tells the owner's list of devices (devices.js) that this browser's entry changed. */
+const changed = () => document.dispatchEvent(new Event('devices-changed'));
+
+/** The owner removed this browser from the list: it no longer receives anything, so say so. */
+async function removedHere(registration, endpoint) {
+  const subscription = await registration.pushManager.getSubscription();
+  if (subscription?.endpoint !== endpoint) return;
+  await subscription.unsubscribe();
+  show('not-subscribed', 'Not subscribed.', 'This browser was removed from your devices.');
 }
 
 function guard(registration, action) {
@@ -190,10 +195,14 @@ function guard(registration, action) {
 
 async function start() {
   takePairingToken();
+  nameInput.value = guessDeviceName();
   if (onServer) {
     import('/phone.js')
       .then((phone) => phone.showPhoneSection())
       .catch((error) => console.error(`the "Add a phone" section failed: ${error.message}`));
+    import('/devices.js')
+      .then((devices) => devices.showDevices())
+      .catch((error) => console.error(`the list of devices failed: ${error.message}`));
   }
   if (!window.isSecureContext) {
     show(
@@ -235,6 +244,9 @@ async function start() {
   buttons.subscribe.addEventListener('click', guard(registration, subscribe));
   buttons.unsubscribe.addEventListener('click', guard(registration, unsubscribe));
   buttons.test.addEventListener('click', guard(registration, sendTest));
+  document.addEventListener('device-removed', (event) =>
+    guard(registration, (r) => removedHere(r, event.detail))(),
+  );
   offerPaste(guard(registration, refresh));
   await guard(registration, refresh)();
 }

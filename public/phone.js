@@ -1,13 +1,8 @@
 // "Add a phone", on the server's own browser only: the LAN address, a pairing link and its QR
 // code, the certificate authority. Loaded by app.js on a loopback origin, and nowhere else.
-const $ = (id) => document.getElementById(id);
+import { api } from '/api.js';
 
-async function getJson(method, path) {
-  const response = await fetch(path, { method });
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(data.error || `the server answered ${response.status}`);
-  return data;
-}
+const $ = (id) => document.getElementById(id);
 
 function setLink(id, url) {
   $(id).href = url;
@@ -18,7 +13,7 @@ async function newLink() {
   const button = $('new-link');
   button.disabled = true;
   try {
-    const { url, expiresAt, qr } = await getJson('POST', '/api/pairings');
+    const { url, expiresAt, qr } = await api('POST', '/api/pairings');
     $('pair-qr').src = qr;
     setLink('pair-link', url);
     const expiry = $('pair-expiry');
@@ -39,7 +34,7 @@ async function newLink() {
 export async function showPhoneSection() {
   let info;
   try {
-    info = await getJson('GET', '/api/pairing-info');
+    info = await api('GET', '/api/pairing-info');
   } catch {
     return; // 403: not the server's own browser (say, another name for this machine)
   }

@@ -1,4 +1,4 @@
-// npm run send -- "message": push a notification to the latest (or every) subscription.
+// npm run send -- "message": push a notification to the latest, a named or every subscription.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
 import { createProgress } from '../src/push/progress.ts';
@@ -9,22 +9,33 @@ import { readMessage } from './stdin.ts';
 
 const HELP = `Usage: npm run send -- [options] "message"
 
-Pushes a notification to the latest subscription (or every one with --all).
+Pushes a notification to the latest subscription (or one device with --to, every one with --all).
 A message of - is read from standard input (at most ${MAX_BODY_CHARS} characters).
   --title <text>        title (default: Simple Web Push)
-  --url <url>           page to open when the notification is clicked
+  --url <url>           page to open when the notification is clicked (a /path or https://…)
   --icon <url>          icon to show
+  --image <url>         picture shown large where the platform can
+  --badge <url>         small monochrome icon for Android's status bar
+  --action "Title=URL"  a button opening URL; repeat for a second one (at most 2)
+  --app-badge <n>       number on the installed app's icon; 0 clears it
+  --silent              no sound or vibration
+  --require-interaction stays on screen until dismissed
   --tag <text>          replaces an earlier notification with the same tag
+  --renotify            alert again when replacing the same --tag
+  --timestamp <time>    when it happened, ISO 8601 (2026-12-06T21:30:00Z)
   --ttl <seconds>       how long the push service keeps it for an offline browser (default 86400)
   --urgency <level>     very-low, low, normal or high
   --topic <name>        replaces an undelivered message with the same topic (<= 32 base64url chars)
+  --to <name>           send to the device of that name (any case) or the one it begins;
+                        npm run devices lists them. --to all is --all
   --all                 send to every stored subscription
   --json                print the report as JSON on stdout, as POST /api/send answers
   --quiet               print nothing when everything was delivered
   --help                show this help
 
 Delivered and removed go to stdout; failures and errors to stderr. Exit code 0 when every push
-was delivered, 1 when any failed or nothing was delivered or stored, 2 for wrong usage.`;
+was delivered, 1 when any failed or nothing was delivered or stored, 2 for wrong usage (and for
+a --to that names no device, or more than one: the error lists the names).`;
 
 await runCli(HELP, async () => {
   const { values, positionals } = parseArgs({
@@ -33,10 +44,19 @@ await runCli(HELP, async () => {
       title: { type: 'string' },
       url: { type: 'string' },
       icon: { type: 'string' },
+      image: { type: 'string' },
+      badge: { type: 'string' },
+      action: { type: 'string', multiple: true },
+      'app-badge': { type: 'string' },
+      silent: { type: 'boolean', default: false },
+      'require-interaction': { type: 'boolean', default: false },
       tag: { type: 'string' },
+      renotify: { type: 'boolean', default: false },
+      timestamp: { type: 'string' },
       ttl: { type: 'string' },
       urgency: { type: 'string' },
       topic: { type: 'string' },
+      to: { type: 'string' },
       all: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
@@ -48,11 +68,18 @@ await runCli(HELP, async () => {
     return;
   }
   if (values.json && values.quiet) throw new UsageError('--json and --quiet exclude each other');
-  const { all, help, json, quiet, ...options } = values;
+  const { all, to, help, json, quiet, action, ...options } = values;
+  if (all && to !== undefined && to.trim().toLowerCase() !== 'all') {
+    throw new UsageError('--all and --to <name> exclude each other');
+  }
+  const { 'app-badge': appBadge, 'require-interaction': requireInteraction, ...same } = options;
   const request = parseSendRequest({
-    ...options,
+    ...same,
+    appBadge,
+    requireInteraction,
+    actions: action?.map(parseAction),
     body: await readMessage(positionals, () => process.stdin),
-    to: all ? 'all' : 'latest',
+    to: all ? 'all' : (to ?? 'latest'),
   });
 
   const config = loadConfig();
@@ -67,7 +94,13 @@ await runCli(HELP, async () => {
   });
   let summary: SendSummary;
   try {
-    summary = await sendFromDisk(config, request, progress.update);
+    summary = await sendFromDisk(config, request, {
+      onProgress: progress.update,
+      log: (line) => {
+        console.error(`error: ${line}`);
+        process.exitCode = 1;
+      },
+    });
   } finally {
     progress.finish();
   }
@@ -77,6 +110,14 @@ await runCli(HELP, async () => {
   // Exit 1 when anything failed, or when nothing was delivered (the only subscription was gone).
   if (summary.failed.length > 0 || summary.delivered === 0) process.exitCode = 1;
 });
+
+/** `--action "Open log=/log"`: the title up to the first `=`, the link after it (which may hold more). */
+function parseAction(text: string): { title: string; url: string } {
+  const at = text.indexOf('=');
+  if (at < 1)
+    throw new UsageError(`--action must be "Title=URL", such as "Open log=/log", not "${text}"`);
+  return { title: text.slice(0, at), url: text.slice(at + 1) };
+}
 
 function printOutcomes({ delivered, removed }: SendSummary): void {
   if (delivered > 0) console.log(`delivered ${delivered}`);

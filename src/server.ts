@@ -8,6 +8,7 @@ import { createApp } from './app.ts';
 import { ROOT, staleBuild } from './build.ts';
 import { type Config, loadConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
+import { createDevicesApi } from './http/devices-api.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
 import { createSendApi } from './http/send-api.ts';
 import { createStatic } from './http/static.ts';
@@ -16,9 +17,10 @@ import { loadOrCreateKeys, permissionWarning } from './keys.ts';
 import { createAdmission } from './pairing/admission.ts';
 import { createPairingApi } from './pairing/api.ts';
 import { startupLines } from './pairing/banner.ts';
-import { lanOrigin } from './pairing/link.ts';
+import { lanOrigin, ownOrigins } from './pairing/link.ts';
 import { openSpentTokens } from './pairing/spent-tokens.ts';
 import { createPairing } from './pairing/tokens.ts';
+import { urlHost } from './push/origin.ts';
 import { createConfiguredPusher } from './push/pusher.ts';
 import { removeLeftoverTemps } from './store/files.ts';
 import { openStore } from './store/store.ts';
@@ -84,9 +86,15 @@ export async function startServer(
   const pairing = createPairing({ keyFile: config.pairingKeyFile });
   const spent = await openSpentTokens(`${config.pairingKeyFile}.spent`);
   let httpsPort = config.port;
+  let httpPort = config.httpPort;
   const origin = () => lanOrigin(config.host, httpsPort);
-  const sendApi = createSendApi({ store, pusher, token, failures, log });
+  // Read at each subscribe and send: the LAN addresses may change while the server runs.
+  const origins = () =>
+    ownOrigins({ host: config.host, httpsPort, httpPort, tlsNames: config.tlsNames });
+  const firstOrigin = () => origins()[0];
+  const sendApi = createSendApi({ store, pusher, firstOrigin, token, failures, log });
   const pairingApi = createPairingApi({ pairing, origin, certDir: config.certDir });
+  const devicesApi = createDevicesApi({ store, token, failures, log });
   const app = createApp({
     store,
     pusher,
@@ -98,7 +106,10 @@ export async function startServer(
     caRoute: createCaRoute(() => tls.current().caPem),
     admission: createAdmission({ store, pairing, spent, failures, log }),
     extraRoutes: async (req, res, pathname) =>
-      (await sendApi(req, res, pathname)) || pairingApi(req, res, pathname),
+      (await sendApi(req, res, pathname)) ||
+      (await pairingApi(req, res, pathname)) ||
+      devicesApi(req, res, pathname),
+    origins,
   });
   https.on('request', app);
 
@@ -123,6 +134,7 @@ export async function startServer(
     if (config.httpPort !== 0) {
       // Plain HTTP only on loopback: browsers treat it as a secure context, the LAN cannot reach it.
       const port = await listen(createHttpServer(TIMEOUTS, app), config.httpPort, '127.0.0.1');
+      httpPort = port;
       httpUrls.push(`http://localhost:${port}`, `http://127.0.0.1:${port}`);
       await listen(createHttpServer(TIMEOUTS, app), port, '::1').catch(
         (error: NodeJS.ErrnoException) => {
@@ -172,11 +184,6 @@ async function closeGracefully(server: Server): Promise<void> {
   await closed;
   clearInterval(sweep);
   clearTimeout(deadline);
-}
-
-function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '::') return 'localhost';
-  return host.includes(':') ? `[${host}]` : host;
 }
 
 async function main(): Promise<void> {

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { testAuthority } from './support/certs.ts';
 import { chromiumOrReason } from './support/chromium.ts';
+import { checkDeclarative } from './support/declarative.ts';
 import { useHarness } from './support/harness.ts';
 import { LAN_IPV4, LAN_IPV6, type Lan, lanOrReason } from './support/lan.ts';
 import { type LanChromium, startLanChromium } from './support/lan-chromium.ts';
@@ -67,12 +68,13 @@ describe('a phone pairing in Chromium', { skip, timeout: 120_000 }, () => {
       return (await registration.pushManager.getSubscription())?.endpoint ?? null;
     });
 
-  /** Clicks Subscribe and checks that the server stored this browser's subscription. */
-  async function subscribes(page: Page): Promise<void> {
+  /** Clicks Subscribe and checks that the server stored this browser's subscription: its endpoint. */
+  async function subscribes(page: Page): Promise<string> {
     await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
     await page.locator('#status[data-state="subscribed"]').waitFor();
     const endpoint = await browserSubscription(page);
     assert.ok(endpoint && (await stored()).includes(endpoint), 'subscription.json holds it');
+    return endpoint;
   }
 
   for (const address of [LAN_IPV4, `[${LAN_IPV6}]`]) {
@@ -83,7 +85,20 @@ describe('a phone pairing in Chromium', { skip, timeout: 120_000 }, () => {
       assert.ok(await page.locator('#phone').isHidden(), 'no "Add a phone" on the phone');
       assert.ok(await page.locator('#paste').isHidden(), 'nothing to paste: it has the link');
       assert.match(await text(page, '#detail'), /Pairing link received/);
-      await subscribes(page);
+      const endpoint = await subscribes(page);
+      // The phone's links point where it opened the server, not at the laptop's localhost.
+      const origin = `https://${address}:4443`;
+      const entry = (JSON.parse(await stored()) as { endpoint: string; origin?: string }[]).find(
+        (s) => s.endpoint === endpoint,
+      );
+      assert.equal(entry?.origin, origin);
+      const welcome = push().received.find((r) => r.endpoint === endpoint);
+      const { problems, notification } = checkDeclarative(welcome?.payload ?? '', { origin });
+      assert.deepEqual(problems, []);
+      assert.equal(notification?.navigate, `${origin}/`);
+      // The owner's list and send form are for the server's own browser only.
+      assert.ok(await page.locator('#devices').isHidden(), 'no list of devices on a phone');
+      assert.ok(await page.locator('#send').isHidden(), 'no send form on a phone');
       assert.deepEqual(errors, []);
     });
   }

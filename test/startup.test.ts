@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { generateKeys, saveKeys } from '../src/keys.ts';
 import { POOL_THRESHOLD } from '../src/push/pusher.ts';
+import { notificationOf } from './support/declarative.ts';
 import { postSubscription, useHarness } from './support/harness.ts';
 import { ROOT, runScript, type ServerProcess, STRIPS_TYPES } from './support/processes.ts';
 
@@ -122,7 +123,7 @@ describe('the sources, run by plain node without a build or a loader', {
     assert.equal(sent.code, 0, sent.stderr);
     assert.equal(sent.stdout, 'delivered 1\n');
     assert.equal(await server.stop(), 0);
-    const texts = push().received.map((message) => JSON.parse(message.payload).body);
+    const texts = push().received.map((message) => notificationOf(message.payload).body);
     assert.ok(texts.includes('From the sources'));
   });
 });

@@ -1,47 +1,51 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError } from '../errors.ts';
-import type { Pusher } from '../push/pusher.ts';
-import { sendToStored } from '../push/send.ts';
+import { type SendDeps, sendToStored } from '../push/send.ts';
 import { parseSendRequest } from '../push/send-request.ts';
-import type { SubscriptionStore } from '../store/store.ts';
 import { BODY_LIMIT, mediaType, parseJson, readBody, sendJson } from './http.ts';
+import { fromOwnersPage } from './owner.ts';
 import { type RateLimiter, tooMany } from './rate-limit.ts';
-import { tokenMatches } from './token.ts';
+import { bearerOf, tokenMatches } from './token.ts';
 
-export interface SendApiDeps {
-  store: SubscriptionStore;
-  pusher: Pusher;
-  /** Undefined turns the API off: the route answers 404. */
+export interface SendApiDeps extends SendDeps {
+  /** Undefined turns the API off for all but the server's own page: the route answers 404. */
   token: string | undefined;
   /** Counts failed authentications per client address. */
   failures: RateLimiter;
   log: (line: string) => void;
 }
 
-/** POST /api/send: push from scripts and devices with a bearer token, without the VAPID key. */
+/**
+ * POST /api/send: push from scripts and devices with a bearer token, without the VAPID key; and
+ * from the send form of the server's own page, which needs no token (fromOwnersPage).
+ */
 export function createSendApi(deps: SendApiDeps) {
   return async (req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> => {
     const { token } = deps;
-    if (pathname !== '/api/send' || token === undefined) return false;
+    const page = fromOwnersPage(req);
+    if (pathname !== '/api/send' || (token === undefined && !page)) return false;
     if (req.method !== 'POST') throw new HttpError(405, 'use POST', { Allow: 'POST' });
-    authenticate(req, token, deps.failures);
+    if (!page) authenticate(req, token, deps.failures);
     const request = parseSendRequest(await readInput(req));
     const summary = await sendToStored(deps, request);
     deps.log(
-      `send API: delivered ${summary.delivered}, removed ${summary.removed}, failed ${summary.failed.length}`,
+      `${page ? 'send form' : 'send API'}: delivered ${summary.delivered}, removed ${summary.removed}, failed ${summary.failed.length}`,
     );
     sendJson(res, 200, summary);
     return true;
   };
 }
 
-function authenticate(req: IncomingMessage, token: string, failures: RateLimiter): void {
+function authenticate(
+  req: IncomingMessage,
+  token: string | undefined,
+  failures: RateLimiter,
+): void {
   const client = req.socket.remoteAddress ?? 'unknown';
   const blocked = failures.waitFor(client);
   if (blocked > 0) throw tooMany(blocked);
-  // RFC 6750 §2.1: "Bearer" 1*SP token, nothing after it; the scheme is case-insensitive.
-  const given = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-  if (given && tokenMatches(given, token)) return;
+  const given = bearerOf(req);
+  if (given && token !== undefined && tokenMatches(given, token)) return;
   const wait = failures.take(client);
   if (wait > 0) throw tooMany(wait);
   throw new HttpError(401, 'a valid "Authorization: Bearer <token>" header is required', {

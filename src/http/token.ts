@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { readIfExists, writeFileAtomic } from '../store/files.ts';
@@ -23,4 +24,10 @@ export async function createSendToken(file: string): Promise<string> {
 export function tokenMatches(given: string, expected: string): boolean {
   const digest = (text: string) => createHash('sha256').update(text).digest();
   return timingSafeEqual(digest(given), digest(expected));
+}
+
+/** The token of `Authorization: Bearer <token>`, or undefined when the header is not that. */
+export function bearerOf(req: IncomingMessage): string | undefined {
+  // RFC 6750 §2.1: "Bearer" 1*SP token, nothing after it; the scheme is case-insensitive.
+  return /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
 }

@@ -1,11 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from '../errors.ts';
+import { fromOwner } from '../http/owner.ts';
 import { type RateLimiter, tooMany } from '../http/rate-limit.ts';
 import { hostOf } from '../push/send.ts';
 import type { SubscriptionStore } from '../store/store.ts';
 import type { Subscription } from '../store/subscription.ts';
-import { isLoopback } from '../tls/network.ts';
 import type { SpentTokens } from './spent-tokens.ts';
 import type { Pairing } from './tokens.ts';
 
@@ -41,18 +41,6 @@ const REASONS = {
 // The auth secrets of stored subscriptions, decoded once each (entries are immutable).
 const authBytes = new WeakMap<Subscription, Buffer>();
 
-/**
- * The request comes from this machine's own browser: a loopback socket and a loopback Host
- * header. The Host check stops DNS rebinding: a web page whose name was re-pointed at 127.0.0.1
- * reaches a loopback socket, but its requests carry its own name.
- */
-export function fromOwner(req: IncomingMessage): boolean {
-  const host = req.headers.host ?? '';
-  return (
-    isLoopback(req.socket.remoteAddress) && /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i.test(host)
-  );
-}
-
 /** Admits the server's own browser only: the rule when pairing is not wired in. */
 export function ownerOnly(store: SubscriptionStore): Admission {
   return {
@@ -72,11 +60,19 @@ export function ownerOnly(store: SubscriptionStore): Admission {
 export function createAdmission(deps: AdmissionDeps): Admission {
   const { store, spent, failures } = deps;
 
+  /** Stores the device's new subscription in place of its old ones, keeping its name and addedAt. */
   const storeReplacing = async (subscription: Subscription, replaced: Subscription[]) => {
-    const outcome = await store.add(subscription);
     const old = replaced.filter((s) => s.endpoint !== subscription.endpoint);
-    if (old.length > 0) await store.remove(old.map((s) => s.endpoint));
-    return outcome;
+    const name = subscription.name ?? old[0]?.name;
+    const addedAt = old[0]?.addedAt ?? subscription.addedAt;
+    // Removed first, so that the name is free to carry over; the two changes share one write.
+    const removing = store.remove(old.map((s) => s.endpoint));
+    const adding = store.add({
+      ...subscription,
+      ...(name !== undefined ? { name } : {}),
+      ...(addedAt !== undefined ? { addedAt } : {}),
+    });
+    return (await Promise.all([adding, removing]))[0];
   };
 
   return {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError } from '../errors.ts';
 import { sendJson } from '../http/http.ts';
-import { fromOwner } from './admission.ts';
+import { fromOwner } from '../http/owner.ts';
 import { caFingerprint, caUrl, type LanOrigin, pairingUrl } from './link.ts';
 import { qrDataUrl } from './qr.ts';
 import type { Pairing } from './tokens.ts';

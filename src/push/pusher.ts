@@ -7,12 +7,7 @@ import { BATCH, encryptHere, encryptInPool } from './bodies.ts';
 import { createDelivery, type Failure, type Outcome } from './delivery.ts';
 import type { EncryptPool } from './encrypt-pool.ts';
 import { fanOut, type Target } from './fan-out.ts';
-import {
-  DEFAULT_TTL,
-  type DeliveryOptions,
-  encodePayload,
-  type Notification,
-} from './notification.ts';
+import { DEFAULT_TTL, type DeliveryOptions } from './notification.ts';
 import { createAgent } from './undici.ts';
 import { createVapidHeaders } from './vapid-header.ts';
 
@@ -42,9 +37,10 @@ export interface PusherOptions {
 }
 
 export interface Pusher {
+  /** Sends `payload` (the JSON of declarative.ts, already checked against the size limit) to each. */
   send(
     subscriptions: readonly Subscription[],
-    notification: Notification,
+    payload: string,
     options?: DeliveryOptions,
     onProgress?: (done: number, total: number) => void,
   ): Promise<Report>;
@@ -99,8 +95,8 @@ export function createPusher(options: PusherOptions): Pusher {
   }
 
   return {
-    async send(subscriptions, notification, delivery = {}, onProgress) {
-      const payload = Buffer.from(encodePayload(notification));
+    async send(subscriptions, json, delivery = {}, onProgress) {
+      const payload = Buffer.from(json);
       const report: Report = { delivered: 0, gone: [], failed: [] };
       let done = 0;
       const account = (endpoint: string, outcome: Outcome) => {

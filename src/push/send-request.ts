@@ -1,7 +1,9 @@
 // The send options of `npm run send` and POST /api/send, checked by one parser for both. Light on
 // purpose: the CLI answers --help and wrong usage from here, before any sending code loads.
 import { HttpError } from '../errors.ts';
+import { MAX_NAME_LENGTH } from '../store/names.ts';
 import type { DeliveryOptions, Notification, Urgency } from './notification.ts';
+import { optionalText, parseNotificationOptions, wholeNumber } from './notification-options.ts';
 
 export const APP_NAME = 'Simple Web Push';
 const URGENCIES: readonly Urgency[] = ['very-low', 'low', 'normal', 'high'];
@@ -10,11 +12,14 @@ const MAX_TTL = 28 * 24 * 60 * 60;
 /** The longest message text, in characters (UTF-16 code units, as JavaScript counts them). */
 export const MAX_BODY_CHARS = 2000;
 
+/** To whom: the latest subscription, every one, or the device of that name (see findDevice). */
+export type Recipient = 'latest' | 'all' | { name: string };
+
 /** A checked request to push a notification: what, how, and to whom. */
 export interface SendRequest {
   notification: Notification;
   delivery: DeliveryOptions;
-  to: 'latest' | 'all';
+  to: Recipient;
 }
 
 /** What happened, for a person or a script: counts, and each failure with its push service. */
@@ -28,24 +33,13 @@ export interface SendSummary {
 export function parseSendRequest(input: Record<string, unknown>): SendRequest {
   const body = optionalText(input, 'body', MAX_BODY_CHARS);
   if (!body) throw new HttpError(400, 'the message text (body) is missing');
-  const notification: Notification = { title: optionalText(input, 'title', 200) ?? APP_NAME, body };
-  for (const name of ['url', 'icon'] as const) {
-    const link = optionalText(input, name, 2000);
-    if (link === undefined) continue;
-    if (!/^(https?:\/\/|\/(?!\/))/.test(link)) {
-      throw new HttpError(422, `${name} must start with https://, http:// or /`);
-    }
-    notification[name] = link;
-  }
-  const tag = optionalText(input, 'tag', 200);
-  if (tag) notification.tag = tag;
+  const title = optionalText(input, 'title', 200) ?? APP_NAME;
+  const notification: Notification = { title, body, ...parseNotificationOptions(input) };
 
   const delivery: DeliveryOptions = {};
   if (input.ttl !== undefined) {
-    const raw = input.ttl;
-    const ttl =
-      typeof raw === 'number' || (typeof raw === 'string' && /^\d+$/.test(raw)) ? Number(raw) : NaN;
-    if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL) {
+    const ttl = wholeNumber(input.ttl);
+    if (ttl === undefined || ttl > MAX_TTL) {
       throw new HttpError(422, `ttl must be whole seconds from 0 to ${MAX_TTL}`);
     }
     delivery.ttl = ttl;
@@ -62,19 +56,19 @@ export function parseSendRequest(input: Record<string, unknown>): SendRequest {
       throw new HttpError(422, 'topic must be base64url characters');
     delivery.topic = topic;
   }
-  const to = input.to ?? 'latest';
-  if (to !== 'latest' && to !== 'all') throw new HttpError(422, 'to must be "latest" or "all"');
-  return { notification, delivery, to };
+  return { notification, delivery, to: recipientOf(input.to) };
 }
 
-function optionalText(
-  input: Record<string, unknown>,
-  name: string,
-  max: number,
-): string | undefined {
-  const value = input[name];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw new HttpError(400, `${name} must be a string`);
-  if (value.length > max) throw new HttpError(422, `${name} is longer than ${max} characters`);
-  return value;
+function recipientOf(to: unknown): Recipient {
+  if (to === undefined || to === null) return 'latest';
+  if (typeof to !== 'string' || to.trim() === '') {
+    throw new HttpError(422, 'to must be "latest", "all" or the name of a device');
+  }
+  const word = to.trim().toLowerCase();
+  // Device names cannot be these two (names.ts), so they mean the same in any case.
+  if (word === 'latest' || word === 'all') return word;
+  if ([...to].length > MAX_NAME_LENGTH) {
+    throw new HttpError(422, `to is longer than a device name (${MAX_NAME_LENGTH} characters)`);
+  }
+  return { name: to };
 }

@@ -8,9 +8,11 @@ import {
   serializationProblem,
   withoutPadding,
 } from './canonical.ts';
+import { type DeviceFields, storedFields } from './device-fields.ts';
+import { parseName } from './names.ts';
 
-/** A browser's PushSubscription as we store it: nothing more, nothing less. */
-export interface Subscription {
+/** A browser's PushSubscription as we store it, with what we remember of its device. */
+export interface Subscription extends DeviceFields {
   readonly endpoint: string;
   readonly expirationTime: number | null;
   readonly keys: { readonly p256dh: string; readonly auth: string };
@@ -26,10 +28,15 @@ const LENIENT_BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
 /**
  * Checks a PushSubscription's shape and values: a clean copy, or 400 (shape) / 422 (value).
  * The endpoint must be on the allowlist and in canonical form, the keys canonical base64url.
+ * A `name` beside them names the device (an empty one is no name); the rest is the server's.
  */
 export function parseSubscription(input: unknown, rules: readonly HostRule[]): Subscription {
-  const subscription = readEntry(input, canonicalKey);
-  const { endpoint, keys } = subscription;
+  const { endpoint, expirationTime, keys } = readEntry(input, canonicalKey);
+  // readEntry checked that `input` is an object.
+  const given = (input as { name?: unknown }).name;
+  const named =
+    given === undefined || given === null || given === '' ? undefined : parseName(given);
+  const subscription = { endpoint, expirationTime, keys, ...(named ? { name: named } : {}) };
   const problem =
     characterProblem(endpoint) ??
     endpointProblem(endpoint, rules) ??
@@ -46,7 +53,10 @@ export function parseSubscription(input: unknown, rules: readonly HostRule[]): S
  * what was stored before the stricter rules is kept, and still sent to.
  */
 export function parseShape(input: unknown): Subscription {
-  return readEntry(input, lenientKey);
+  const entry = readEntry(input, lenientKey);
+  // Most entries of a large file have none (senders' subscriptions): no copy for them.
+  const fields = storedFields(input as Record<string, unknown>);
+  return fields ? { ...entry, ...fields } : entry;
 }
 
 /** Why a stored subscription would be refused if it were posted today, allowlist aside, or undefined. */
@@ -86,7 +96,11 @@ function readEntry(
   // RFC 8291 §3.1: an uncompressed point; whether it is on the curve is left to the callers.
   const point = Buffer.from(p256dh, 'base64url');
   if (point.length !== 65 || point[0] !== 0x04) throw value(P256_PROBLEM);
-  return { endpoint, expirationTime: expirationTime as number | null, keys: { p256dh, auth } };
+  return {
+    endpoint,
+    expirationTime: expirationTime as number | null,
+    keys: { p256dh, auth },
+  };
 }
 
 /** Why an endpoint may not be pushed to, or undefined when it is on the allowlist. */

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createECDH, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { openStore } from '../../src/store/store.ts';
 import type { Subscription } from '../../src/store/subscription.ts';
 import { int, mulberry32, pick, storedByEarlierVersion } from '../support/hostile.ts';
 import { tempDir } from '../support/processes.ts';
+import { fcmSubscription } from '../support/subscription.ts';
 
 let root: string;
 let count = 0;
@@ -31,16 +31,7 @@ async function storeFile(): Promise<{ dir: string; file: string }> {
   return { dir, file: join(dir, 'subscription.json') };
 }
 
-function subscription(name: string): Subscription {
-  return {
-    endpoint: `https://fcm.googleapis.com/fcm/send/${name}`,
-    expirationTime: null,
-    keys: {
-      p256dh: createECDH('prime256v1').generateKeys().toString('base64url'),
-      auth: randomBytes(16).toString('base64url'),
-    },
-  };
-}
+const subscription = (name: string): Subscription => fcmSubscription(name);
 
 async function onDisk(file: string): Promise<Subscription[]> {
   return JSON.parse(await readFile(file, 'utf8')) as Subscription[];
