@@ -17,7 +17,7 @@ export interface ShownNotification {
 }
 
 /** Waits until the page's service worker is `activated` (`ready` can resolve while activating). */
-export async function workerActivated(page: Page, timeoutMs = 10_000): Promise<string> {
+export async function workerActivated(page: Page, timeoutMs = 30_000): Promise<string> {
   return page.evaluate(async (timeout) => {
     // A registration that failed never makes `ready` resolve, and evaluate() has no timeout.
     const registration = await Promise.race([
