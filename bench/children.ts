@@ -55,6 +55,8 @@ export interface PushServer {
     payload: string;
     sample: SampleKeys[];
   }): Promise<void>;
+  /** Measure the machine's CPU during this sender's send, which ends with its `requests`-th answer. */
+  watch(pid: number, requests: number): Promise<void>;
   tally(targets: number): Promise<Tally>;
   close(): Promise<void>;
 }
@@ -75,6 +77,9 @@ export async function startPushServer(): Promise<PushServer> {
     async reset(options) {
       await ask({ type: 'reset', ...options });
     },
+    async watch(pid, requests) {
+      await ask({ type: 'watch', pid, requests });
+    },
     async tally(targets) {
       const answer = await ask({ type: 'tally', targets });
       if (answer.type !== 'tally') throw new Error(`push service said ${answer.type}`);
@@ -89,21 +94,35 @@ export async function startPushServer(): Promise<PushServer> {
   };
 }
 
-/** Runs one sender in a fresh process (with `--cpu-prof` into `profileDir` if given). */
+/** The built sender of this checkout; `--before` builds another checkout's (bench/before.ts). */
+export const SENDER = fileURLToPath(new URL('../dist/bench/sender.js', import.meta.url));
+
+export interface SenderOptions {
+  /** Write a CPU profile into this folder (node --cpu-prof). */
+  profileDir?: string;
+  /** The built sender to run: SENDER unless told. */
+  script?: string;
+  /** Called with the sender's pid before it is given its job (to watch it). */
+  beforeJob?: (pid: number) => Promise<void>;
+}
+
+/** Runs one sender in a fresh process. */
 export async function runSender(
   job: SenderJob,
   env: NodeJS.ProcessEnv,
-  profileDir?: string,
+  options: SenderOptions = {},
 ): Promise<SenderResult> {
+  const { profileDir, script = SENDER, beforeJob } = options;
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   // Built, with plain node, as `npm run send` runs: under tsx its encryption workers would load
   // tsx too (about 30 MB more at its peak).
-  const child = fork(fileURLToPath(new URL('../dist/bench/sender.js', import.meta.url)), [], {
+  const child = fork(script, [], {
     execArgv: profile,
     env,
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
   const stderr = stderrOf(child);
+  if (beforeJob && child.pid !== undefined) await beforeJob(child.pid);
   child.send(job);
   const result = await nextMessage<SenderResult>(
     child,

@@ -10,7 +10,9 @@ HTTPS push service that speaks HTTP/2 and HTTP/1.1; prints CPU per message on th
 over all threads and for the whole process minus start-up, each against the crypto floor; then
 measures POST /api/subscriptions latency (sequential, one connection) with 100, 10,000 and
 100,000 subscriptions stored; then start-up: cold starts of the send CLI beside web-push's, the
-time from starting a send to the push, and the server's idle RSS.
+time from starting a send to the push, and the server's idle RSS. Each sender row also shows how
+busy the machine's cores were from the first request to the last (the sender's and the push
+service's CPU over that time and every core).
   --only <list>            senders, posts, startup, or several (default senders,posts,startup)
   --n <list>               subscription counts (default 1000,10000)
   --latency <list>         added push-service latency per response, ms (default 0,50)
@@ -20,7 +22,10 @@ time from starting a send to the push, and the server's idle RSS.
   --protocol <list>        (b) with PUSH_HTTP2 unset (h1), =1 (h2), or both (default h1,h2)
   --client <list>          also send with node:https and undici at 0 ms (default https,undici; none)
   --concurrency <count>    requests in flight for --client runs (default ${DEFAULT_CONCURRENCY})
-  --repeat <count>         run each sender this many times and show the median (default 1)
+  --repeat <count>         run each sender this many times and show the median (default 1);
+                           the runs of one scenario take turns, so load hits every sender alike
+  --before <commit>        also run (b) and the one-device send built from that commit, beside
+                           today's ("(b) before")
   --floor-iterations <n>   crypto floor iterations, in each sender (default 3000)
   --stored <list>          stored subscriptions for the POST latency (default 100,10000,100000)
   --posts <count>          POSTs per stored size, one after another (default 200)
@@ -55,6 +60,7 @@ export interface BenchFlags {
   scaleN: number[];
   scaleStored: number[];
   cpuProf?: string;
+  before?: string;
   help: boolean;
 }
 
@@ -81,6 +87,7 @@ export function parseBenchFlags(args: string[]): BenchFlags {
       stored: { type: 'string', default: '100,10000,100000' },
       posts: { type: 'string', default: '200' },
       'cpu-prof': { type: 'string' },
+      before: { type: 'string' },
       only: { type: 'string', default: DEFAULT_SECTIONS },
       'scale-n': { type: 'string', default: '100000,1000000' },
       'scale-stored': { type: 'string', default: '100,1000000' },
@@ -135,6 +142,7 @@ export function parseBenchFlags(args: string[]): BenchFlags {
     scaleN: numbers('scale-n'),
     scaleStored: numbers('scale-stored'),
     ...(values['cpu-prof'] ? { cpuProf: values['cpu-prof'] } : {}),
+    ...(values.before ? { before: values.before } : {}),
     help: values.help ?? false,
   };
 }

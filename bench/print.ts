@@ -1,9 +1,9 @@
 import type { BenchFlags } from './flags.ts';
 import type { PostLatency } from './post-latency.ts';
-import { align, formatCpu, formatRows, type Row } from './table.ts';
+import { align, CORES, formatCpu, formatRows, type Row } from './table.ts';
 
 /** The senders table, then their CPU per message, each with its notes. */
-export function printSenders(rows: Row[], flags: BenchFlags): void {
+export function printSenders(rows: Row[], flags: BenchFlags, before?: string): void {
   const median = flags.repeat > 1 ? `, median of ${flags.repeat} runs` : '';
   console.log(
     `\nSenders (node ${process.version}, ${flags.concurrency} in flight for (c)${median}):\n`,
@@ -16,7 +16,13 @@ export function printSenders(rows: Row[], flags: BenchFlags): void {
       ' "(b) send --all h2"\n  runs with PUSH_HTTP2=1.' +
       ' RSS is the sender process alone; RSS MB is before sending, +peak MB the growth to its' +
       ' peak.\n  (c): generateRequestDetails() sent with node:https or undici, cached VAPID' +
-      ' header, no store.',
+      ' header, no store.\n  cores busy: from the first request to the push service to the' +
+      " answer of the last, the sender's CPU\n  (every thread, /proc/<pid>/stat, to 10 ms) plus" +
+      ` the push service's, over that wall time x ${CORES} cores.` +
+      (before
+        ? `\n  (b) before: the same send --all built from commit ${before}; runs took turns with` +
+          ' the others.'
+        : ''),
   );
   console.log('\nCPU µs per message, and as a multiple of the crypto floor:\n');
   console.log(formatCpu(rows));
@@ -27,7 +33,10 @@ export function printSenders(rows: Row[], flags: BenchFlags): void {
       ' (/proc/self/task/<pid>/stat, to 10 ms).\n  all threads: the whole process during the' +
       ' send (process.cpuUsage()), workers included.\n  process: the whole process from its' +
       ' start (process.resourceUsage()), less the floor measurements,\n  minus the same' +
-      " sender's process sending to one subscription, per further message.",
+      " sender's process sending to one subscription, per further message.\n  push service:" +
+      " the push service's own process, from before the run to after it, per message.\n" +
+      "  other threads: the sender's threads but the main one, busiest first (encryption workers," +
+      " V8's helpers),\n  until the last message was accounted for (/proc/self/task, to 10 ms).",
   );
 }
 

@@ -1,7 +1,8 @@
 // The benchmark's push service, run as its own process (forked with IPC by bench/run.ts): answers
 // 201 after an optional delay over HTTP/2 or HTTP/1.1 (whichever the client negotiates), counts
 // messages per endpoint and fully checks only a sample, so its own CPU stays low. Endpoints are
-// `<origin>/push/<index>`.
+// `<origin>/push/<index>`. It also measures how busy the machine was during a send: its own CPU
+// and the sender's (told its pid) from the first request to the answer of the last.
 import { rmSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { createSecureServer, type Http2ServerResponse } from 'node:http2';
@@ -9,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { readPush } from '../test/support/push-request.ts';
 import { makeCertificate } from '../test/support/push-service.ts';
+import { type BusyWindow, createBusyWatch } from './busy.ts';
 
 /** A subscription's receiving keys (base64url), sent for the sampled endpoints only. */
 export interface SampleKeys {
@@ -20,6 +22,7 @@ export interface SampleKeys {
 
 export type ToPushServer =
   | { type: 'reset'; size: number; latencyMs: number; payload: string; sample: SampleKeys[] }
+  | { type: 'watch'; pid: number; requests: number }
   | { type: 'tally'; targets: number }
   | { type: 'close' };
 
@@ -36,11 +39,16 @@ export interface Tally {
   firstAt?: number;
   /** Connections and requests by protocol ('h2', 'http/1.1'), as negotiated by ALPN. */
   protocols: Record<string, { connections: number; requests: number }>;
+  /** This push service's CPU µs from the reset to the tally. */
+  cpuUs: number;
+  /** How busy the machine was during the watched sender's send (bench/busy.ts). */
+  window?: BusyWindow;
 }
 
 export type FromPushServer =
   | { type: 'ready'; origin: string; caFile: string }
   | { type: 'reset' }
+  | { type: 'watch' }
   | { type: 'tally'; tally: Tally };
 
 const PREFIX = '/push/';
@@ -56,6 +64,8 @@ let verified = 0;
 let firstAt: number | undefined;
 const problems: string[] = [];
 let protocols: Tally['protocols'] = {};
+let cpuAtReset = process.cpuUsage();
+const busy = createBusyWatch();
 const protocol = (name: string) => {
   protocols[name] ??= { connections: 0, requests: 0 };
   return protocols[name];
@@ -64,6 +74,7 @@ const protocol = (name: string) => {
 const options = { key: pems.private, cert: pems.cert, allowHTTP1: true };
 const server = createSecureServer(options, (req, res) => {
   firstAt ??= performance.timeOrigin + performance.now();
+  busy.requested();
   protocol(req.httpVersion === '2.0' ? 'h2' : 'http/1.1').requests++;
   const index = indexOf(req.url);
   if (index === undefined) unexpected++;
@@ -73,7 +84,7 @@ const server = createSecureServer(options, (req, res) => {
     // Off the hot path: only sampled requests are verified (VAPID JWT) and decrypted.
     readPush(req, origin, keys).then(
       (message) => {
-        if (message.payload === payload) verified++;
+        if (carries(message.payload, payload)) verified++;
         else problems.push(`push/${index}: payload ${JSON.stringify(message.payload)}`);
         answer(res);
       },
@@ -98,8 +109,27 @@ await new Promise((resolve) => server.once('listening', resolve));
 const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
 function answer(res: ServerResponse | Http2ServerResponse): void {
-  if (latencyMs > 0) setTimeout(() => res.writeHead(201).end(), latencyMs);
-  else res.writeHead(201).end();
+  const end = () => {
+    res.writeHead(201).end();
+    busy.answered();
+  };
+  if (latencyMs > 0) setTimeout(end, latencyMs);
+  else end();
+}
+
+/**
+ * Whether a decrypted payload is the message sent: the tutorial's JSON as is, or a declarative
+ * push message (src/push/declarative.ts, what `npm run send` sends) with its title and body.
+ */
+function carries(received: string, expected: string): boolean {
+  if (received === expected) return true;
+  try {
+    const { title, body } = JSON.parse(expected) as { title?: unknown; body?: unknown };
+    const { notification } = JSON.parse(received) as { notification?: Record<string, unknown> };
+    return notification?.title === title && notification?.body === body;
+  } catch {
+    return false;
+  }
 }
 
 function indexOf(url: string): number | undefined {
@@ -116,9 +146,12 @@ function tally(targets: number): Tally {
     else if (count === 0) result.missing++;
     else result.duplicated++;
   });
-  const first = firstAt === undefined ? {} : { firstAt };
+  const arrival = firstAt === undefined ? {} : { firstAt };
   const checked = { verified, sampled: sample.size, problems: problems.slice(0, 5) };
-  return { ...result, ...checked, ...first, protocols };
+  const { user, system } = process.cpuUsage(cpuAtReset);
+  const window = busy.window();
+  const watched = window ? { window } : {};
+  return { ...result, ...checked, ...arrival, protocols, cpuUs: user + system, ...watched };
 }
 
 const send = (message: FromPushServer) => process.send?.(message);
@@ -129,6 +162,8 @@ process.on('message', (message: ToPushServer) => {
     unexpected = verified = problems.length = 0;
     firstAt = undefined;
     protocols = {};
+    busy.stop();
+    cpuAtReset = process.cpuUsage();
     sample = new Map(
       message.sample.map(({ index, ...keys }) => [
         index,
@@ -140,6 +175,9 @@ process.on('message', (message: ToPushServer) => {
       ]),
     );
     send({ type: 'reset' });
+  } else if (message.type === 'watch') {
+    busy.watch(message.pid, message.requests);
+    send({ type: 'watch' });
   } else if (message.type === 'tally') {
     send({ type: 'tally', tally: tally(message.targets) });
   } else {

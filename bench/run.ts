@@ -4,15 +4,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeys, saveKeys } from '../src/keys.ts';
-import { runSender, startPushServer } from './children.ts';
+import { buildBefore } from './before.ts';
+import { startPushServer } from './children.ts';
 import { type BenchFlags, HELP, parseBenchFlags } from './flags.ts';
-import { mint, pick, writeSubscriptions } from './mint.ts';
+import { mint, writeSubscriptions } from './mint.ts';
 import { measurePosts, type PostLatency } from './post-latency.ts';
 import { printPosts, printSenders } from './print.ts';
 import { benchScale } from './scale.ts';
-import type { SenderJob, SenderResult } from './sender.ts';
+import { createScenarios, type Entry, TUTORIAL } from './scenario.ts';
 import { benchStartup } from './startup.ts';
-import { cpuPerMessage, deliveryOk, mainCpuPerMessage, type Row, rateOf } from './table.ts';
+import type { Row } from './table.ts';
 import { printTargets } from './targets.ts';
 
 const POST_WARMUP = 20;
@@ -64,78 +65,37 @@ try {
     };
   };
 
-  // Each sender's start-up cost: the same process sending to one subscription, once per run.
-  const startups = new Map<string, SenderResult>();
-  const startupOf = async (name: string, job: SenderJob, extra: NodeJS.ProcessEnv) => {
-    const known = startups.get(name);
-    if (known) return known;
-    await push.reset({ size, latencyMs: 0, payload: PAYLOAD, sample: [] });
-    log(`${name}: start-up run, sending to 1`);
-    const one = { ...job, count: 1, floorIterations: 2 };
-    const startup = await runSender(one, await senderEnv(1, extra));
-    if (startup.error || startup.delivered !== 1) log(`  start-up run failed: ${startup.error}`);
-    startups.set(name, startup);
-    return startup;
-  };
+  const runScenario = createScenarios({ push, flags, minted, size, senderEnv, payload: PAYLOAD });
 
-  /** Runs one sender `repeat` times; the median run by rate, or a run whose delivery failed. */
-  const run = async (
-    latencyMs: number,
-    n: number,
-    name: string,
-    job: SenderJob,
-    options: { baseline?: Row; env?: NodeJS.ProcessEnv } = {},
-  ) => {
-    const { baseline, env: extra = {} } = options;
-    const startup = await startupOf(name, job, extra);
-    const env = await senderEnv(job.count, extra);
-    const runs: Row[] = [];
-    for (let i = 1; i <= flags.repeat; i++) {
-      const sample = pick(minted.receivers.slice(0, job.count), flags.verify);
-      await push.reset({ size, latencyMs, payload: PAYLOAD, sample });
-      log(`${latencyMs} ms, N=${n}: ${name} sending to ${job.count} (run ${i}/${flags.repeat})`);
-      const result = await runSender(job, env, flags.cpuProf);
-      const tally = await push.tally(job.count);
-      const row: Row = { latencyMs, n, sender: name, result, tally, baseline, startup };
-      runs.push(row);
-      const [main, all] = [mainCpuPerMessage(row), cpuPerMessage(row)].map((us) => us.toFixed(0));
-      log(
-        `  ${rateOf(row).toFixed(0)}/s, CPU µs/msg ${main} main thread, ${all} all threads,` +
-          ` floor ${result.floorUs.toFixed(0)} µs`,
-      );
-    }
-    runs.sort((x, y) => rateOf(x) - rateOf(y));
-    return runs.find((r) => !deliveryOk(r)) ?? (runs[Math.floor(runs.length / 2)] as Row);
-  };
-
+  const before = flags.before ? await buildBefore(flags.before, dir) : undefined;
+  if (before) log(`before: built from ${before.commit}`);
   const rows: Row[] = [];
   for (const latencyMs of sections.has('senders') ? flags.latencies : []) {
     for (const n of flags.ns) {
       const { concurrency, floorIterations } = flags;
       const job = { title: TITLE, body: BODY, concurrency, floorIterations, count: n };
+      const entries: Entry[] = [];
       // With added latency the tutorial loop would take N x latency: it sends to a sample.
       const countA = latencyMs > 0 ? Math.min(flags.sampleA, n) : n;
-      let a: Row | undefined;
       if (flags.senders.includes('tutorial')) {
-        a = await run(latencyMs, n, '(a) tutorial loop', {
-          ...job,
-          kind: 'tutorial',
-          count: countA,
-        });
-        rows.push(a);
+        entries.push({ name: TUTORIAL, job: { ...job, kind: 'tutorial', count: countA }, env: {} });
       }
       for (const protocol of flags.senders.includes('ours') ? flags.protocols : []) {
         // PUSH_HTTP2=1 lets undici offer h2; the protocol column shows what was negotiated.
-        const [name, env] = protocol === 'h2' ? [' h2', { PUSH_HTTP2: '1' }] : ['', {}];
+        const [suffix, env] = protocol === 'h2' ? [' h2', { PUSH_HTTP2: '1' }] : ['', {}];
         const ours = { ...job, kind: 'ours' } as const;
-        rows.push(await run(latencyMs, n, `(b) send --all${name}`, ours, { baseline: a, env }));
+        if (before) {
+          const name = `(b) before${suffix}`;
+          entries.push({ name, job: ours, env, script: before.sender });
+        }
+        entries.push({ name: `(b) send --all${suffix}`, job: ours, env });
       }
-      if (latencyMs > 0) continue;
-      for (const client of flags.clients) {
-        rows.push(
-          await run(latencyMs, n, `(c) ${client}`, { ...job, kind: client }, { baseline: a }),
-        );
+      if (latencyMs === 0) {
+        for (const client of flags.clients) {
+          entries.push({ name: `(c) ${client}`, job: { ...job, kind: client }, env: {} });
+        }
       }
+      rows.push(...(await runScenario(latencyMs, n, entries)));
     }
   }
 
@@ -152,10 +112,12 @@ try {
     postRows.push(measured);
   }
 
-  if (rows.length > 0) printSenders(rows, flags);
+  if (rows.length > 0) printSenders(rows, flags, before?.commit);
   if (postRows.length > 0) printPosts(postRows);
   if (fanOut) printTargets(rows, postRows);
-  if (sections.has('startup')) await benchStartup(push, minted, flags.startupRuns, dir);
+  if (sections.has('startup')) {
+    await benchStartup(push, minted, flags.startupRuns, dir, before);
+  }
   if (sections.has('scale')) await benchScale(push, flags, dir, vapidFile);
 } finally {
   await push.close();

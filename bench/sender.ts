@@ -9,7 +9,7 @@ import { sendConfigured } from '../src/push/send.ts';
 import { parseSendRequest } from '../src/push/send-request.ts';
 import type { Subscription } from '../src/store/subscription.ts';
 import { type Client, sendVia } from './clients.ts';
-import { mainThreadCpuUs, processCpuUs } from './cpu.ts';
+import { mainThreadCpuUs, processCpuUs, threadsBetween, threadsCpuUs } from './cpu.ts';
 import { cryptoFloorUs } from './floor.ts';
 
 export type SenderKind = 'tutorial' | 'ours' | Client;
@@ -33,6 +33,11 @@ export interface SenderResult {
   mainCpuUs: number;
   /** CPU µs of the whole process from its start to the end of the send, minus the floor's. */
   processCpuUs: number;
+  /**
+   * CPU µs of each thread during the send (to 10 ms): the main thread, then the others, busiest
+   * first (encryption workers, V8's garbage collector helpers). Absent from older builds.
+   */
+  threadsCpuUs?: number[];
   rssBefore: number;
   maxRss: number;
   /** The crypto floor, measured in this process just before and just after sending. */
@@ -40,13 +45,22 @@ export interface SenderResult {
   error?: string;
 }
 
+/** The threads' CPU when the last message was accounted for: the workers end with the send. */
+let atLastMessage: Map<string, number> | undefined;
+
 async function run(job: SenderJob): Promise<{ sent: number; delivered: number }> {
   const config = loadConfig();
   if (job.kind === 'ours') {
     // What `npm run send -- --all` does (scripts/send.ts), minus its progress line and summary.
     const request = parseSendRequest({ title: job.title, body: job.body, to: 'all' });
     const log = (line: string) => console.error(line);
-    const { delivered, removed, failed } = await sendConfigured(config, request, { log });
+    const onProgress = (done: number, total: number) => {
+      if (done === total) atLastMessage = threadsCpuUs();
+    };
+    const { delivered, removed, failed } = await sendConfigured(config, request, {
+      log,
+      onProgress,
+    });
     return { sent: delivered + removed + failed.length, delivered };
   }
   const vapid = await loadKeys(config);
@@ -83,6 +97,7 @@ process.once('message', async (job: SenderJob) => {
   const floorBefore = floor();
   const rssBefore = process.memoryUsage.rss();
   const main = mainThreadCpuUs();
+  const threads = threadsCpuUs();
   const cpu = process.cpuUsage();
   const start = performance.now();
   let outcome: { sent: number; delivered: number; error?: string };
@@ -94,8 +109,14 @@ process.once('message', async (job: SenderJob) => {
   const elapsedMs = performance.now() - start;
   const { user, system } = process.cpuUsage(cpu);
   const mainCpuUs = mainThreadCpuUs() - main;
+  const threadCpuUs = threadsBetween(threads, atLastMessage ?? threadsCpuUs());
   const maxRss = process.resourceUsage().maxRSS * 1024;
-  const usage = { cpuUs: user + system, mainCpuUs, processCpuUs: processCpuUs() - floorCpuUs };
+  const usage = {
+    cpuUs: user + system,
+    mainCpuUs,
+    processCpuUs: processCpuUs() - floorCpuUs,
+    threadsCpuUs: threadCpuUs,
+  };
   const floorUs = (floorBefore + floor()) / 2;
   const result: SenderResult = { ...outcome, elapsedMs, ...usage, rssBefore, maxRss, floorUs };
   // Exit at once: kept-alive sockets of the global agent must not hold the process open.

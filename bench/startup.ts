@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { generateKeys, saveKeys } from '../src/keys.ts';
 import { ROOT } from '../test/support/processes.ts';
+import type { Before } from './before.ts';
 import type { PushServer } from './children.ts';
 import { idleRss, type RssRow } from './idle-rss.ts';
 import type { Minted } from './mint.ts';
@@ -38,7 +39,13 @@ async function medians(commands: [string, string, string[]][], runs: number, env
 }
 
 /** Milliseconds from spawning each sender to the push service receiving its request. */
-async function toArrival(push: PushServer, minted: Minted, runs: number, dir: string) {
+async function toArrival(
+  push: PushServer,
+  minted: Minted,
+  runs: number,
+  dir: string,
+  before?: Before,
+) {
   const [subscription] = minted.subscriptions;
   const [receiver] = minted.receivers;
   if (!subscription || !receiver) throw new Error('no subscription minted');
@@ -63,6 +70,16 @@ async function toArrival(push: PushServer, minted: Minted, runs: number, dir: st
   const senders: [string, string, string[], string][] = [
     ['npm run send -- "x"', 'npm', ['run', 'send', '--', 'x'], ours],
     ['node dist/scripts/send.js "x"', process.execPath, [SEND, 'x'], ours],
+    ...(before
+      ? [
+          [
+            `the same, built from ${before.commit}`,
+            process.execPath,
+            [before.sendScript, 'x'],
+            ours,
+          ] as [string, string, string[], string],
+        ]
+      : []),
     ['web-push send-notification (its CLI)', process.execPath, [WEB_PUSH_CLI, ...webPushArgs], 'x'],
   ];
   const arrivals = senders.map(() => [] as number[]);
@@ -89,7 +106,13 @@ async function toArrival(push: PushServer, minted: Minted, runs: number, dir: st
 }
 
 /** The startup section: cold starts, time to the first push, idle RSS; printed with its targets. */
-export async function benchStartup(push: PushServer, minted: Minted, runs: number, dir: string) {
+export async function benchStartup(
+  push: PushServer,
+  minted: Minted,
+  runs: number,
+  dir: string,
+  before?: Before,
+) {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   log(`startup: cold starts, ${runs} runs each`);
   const cold = await medians(
@@ -103,7 +126,7 @@ export async function benchStartup(push: PushServer, minted: Minted, runs: numbe
     runs,
   );
   log('startup: from spawning a sender to the push service receiving the push');
-  const arrival = await toArrival(push, minted, runs, dir);
+  const arrival = await toArrival(push, minted, runs, dir, before);
   log('startup: idle RSS of the server');
   const rss = await idleRss(push, minted, runs);
 

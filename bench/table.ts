@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Tally } from './push-server.ts';
 import type { SenderResult } from './sender.ts';
 
@@ -27,6 +28,19 @@ export const mainCpuPerMessage = (row: Row) => perMessage(row, row.result.mainCp
 export function processCpuPerMessage({ result, startup }: Row): number {
   if (!startup) return NaN;
   return (result.processCpuUs - startup.processCpuUs) / (result.sent - startup.sent);
+}
+/** The push service's CPU µs a message, from its reset before the run to the tally after it. */
+export const pushCpuPerMessage = (row: Row) => perMessage(row, row.tally.cpuUs);
+/** The cores this machine has: the sender and the push service share them. */
+export const CORES = availableParallelism();
+/**
+ * How busy the machine was from the first request to the last one's answer: the sender's and the
+ * push service's CPU over that wall time and every core (1 = all cores busy all the time).
+ */
+export function coresBusy({ tally }: Row): number {
+  const window = tally.window;
+  if (!window || !(window.ms > 0)) return NaN;
+  return (window.senderCpuUs + window.pushCpuUs) / (window.ms * 1000 * CORES);
 }
 export const rssGrowthMb = (row: Row) => (row.result.maxRss - row.result.rssBefore) / MB;
 export const ratioOf = (row: Row) => (row.baseline ? rateOf(row) / rateOf(row.baseline) : NaN);
@@ -60,6 +74,7 @@ function check(row: Row): string {
 }
 
 const fixed = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+export const percent = (share: number) => (Number.isFinite(share) ? `${fixed(100 * share)}%` : '-');
 
 /** The benchmark table, one line per row, columns aligned. */
 export function formatRows(rows: Row[]): string {
@@ -72,6 +87,7 @@ export function formatRows(rows: Row[]): string {
     'seconds',
     'notif/s',
     'vs (a)',
+    'cores busy',
     'RSS MB',
     '+peak MB',
     'delivery check',
@@ -87,6 +103,7 @@ export function formatRows(rows: Row[]): string {
       fixed(row.result.elapsedMs / 1000, 1),
       `${fixed(rateOf(row))}${star}`,
       row.baseline ? `${fixed(ratioOf(row), 1)}x` : '',
+      percent(coresBusy(row)),
       fixed(row.result.rssBefore / MB),
       fixed(rssGrowthMb(row), 1),
       check(row),
@@ -105,7 +122,17 @@ export function protocolOf({ tally }: Row): string {
 
 /** CPU µs a message three ways, each also as a multiple of the crypto floor in the same process. */
 export function formatCpu(rows: Row[]): string {
-  const header = ['latency', 'N', 'sender', 'floor µs', 'main thread', 'all threads', 'process'];
+  const header = [
+    'latency',
+    'N',
+    'sender',
+    'floor µs',
+    'main thread',
+    'all threads',
+    'process',
+    'push service',
+    'other threads µs',
+  ];
   const lines = rows.map((row) => {
     const floor = row.result.floorUs;
     const cell = (us: number) => `${fixed(us)} = ${fixed(us / floor, 2)}x`;
@@ -117,9 +144,19 @@ export function formatCpu(rows: Row[]): string {
       cell(mainCpuPerMessage(row)),
       cell(cpuPerMessage(row)),
       cell(processCpuPerMessage(row)),
+      cell(pushCpuPerMessage(row)),
+      otherThreads(row),
     ];
   });
   return align([header, ...lines]);
+}
+
+/** The sender's threads other than the main one, busiest first, in µs a message (4 at most). */
+function otherThreads(row: Row): string {
+  const [, ...others] = row.result.threadsCpuUs ?? [];
+  if (others.length === 0) return '-';
+  const shown = others.slice(0, 4).map((us) => fixed(perMessage(row, us)));
+  return others.length > 4 ? `${shown.join(' ')} +${others.length - 4}` : shown.join(' ');
 }
 
 /** Left-aligned text columns separated by two spaces; numbers right-aligned. */
@@ -130,7 +167,7 @@ export function align(table: string[][]): string {
       r
         .map((cell, i) => {
           const width = widths[i] ?? 0;
-          const number = /^[\d.,x*-]+( ms|x| = [\d.-]+x)?$/.test(cell);
+          const number = /^[\d.,x*%-]+( ms|x| = [\d.-]+x)?$/.test(cell);
           return number ? cell.padStart(width) : cell.padEnd(width);
         })
         .join('  ')

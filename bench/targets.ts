@@ -1,6 +1,7 @@
 import type { PostLatency } from './post-latency.ts';
 import {
   align,
+  coresBusy,
   cpuPerMessage,
   deliveryOk,
   mainCpuPerMessage,
@@ -87,5 +88,43 @@ export function printTargets(rows: Row[], posts: PostLatency[]): void {
     ]);
   }
   console.log('\nTargets (issue 13; judged on (b) send --all, h2 in brackets):\n');
+  printGoals(goals);
+  printIssue22(rows, largest);
+}
+
+const printGoals = (goals: Goal[]) =>
   console.log(align(goals.map(([name, ok, figure]) => [ok ? 'met   ' : 'MISSED', name, figure])));
+
+/** Issue 22's goals at 0 ms and the largest N, with (b) before's figures beside when it ran. */
+function printIssue22(rows: Row[], n: number): void {
+  const find = (sender: string) =>
+    rows.find((r) => r.n === n && r.latencyMs === 0 && r.sender === sender);
+  const row = find(DEFAULT);
+  if (!row) return;
+  const before = find('(b) before');
+  const judged: [string, (r: Row) => number, (value: number) => boolean, (v: number) => string][] =
+    [
+      [`(b) >= 6x (a)`, ratioOf, (ratio) => ratio >= 6, (v) => `${v.toFixed(1)}x`],
+      [
+        'machine busy from the first request to the last >= 90%',
+        coresBusy,
+        (share) => share >= 0.9,
+        (v) => `${(100 * v).toFixed(0)}%`,
+      ],
+      [
+        '(b) CPU over all threads <= 1.5x floor',
+        ofFloor(cpuPerMessage),
+        (multiple) => multiple <= 1.5,
+        (v) => `${v.toFixed(2)}x`,
+      ],
+    ];
+  const goals: Goal[] = [];
+  for (const [name, value, met, format] of judged) {
+    if (Number.isNaN(value(row))) continue;
+    const beside = before ? ` (before ${format(value(before))})` : '';
+    goals.push([`0 ms, N=${n}: ${name}`, met(value(row)), format(value(row)) + beside]);
+  }
+  const figures = before ? ', (b) before in brackets' : '';
+  console.log(`\nTargets (issue 22; judged on (b) send --all${figures}):\n`);
+  printGoals(goals);
 }

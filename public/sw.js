@@ -1,41 +1,110 @@
-// The service worker: show pushed notifications, open their link, follow subscription changes.
+// The service worker: show pushed notifications, open their links, set the app badge, follow
+// subscription changes.
 const DEFAULT_TITLE = 'Simple Web Push';
+const ICON = '/icon-192.png';
 
 self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
 
-function readPush(data) {
-  if (!data) return { title: DEFAULT_TITLE, body: 'You have a new notification.' };
+const isObject = (value) => typeof value === 'object' && value !== null && !Array.isArray(value);
+const text = (value) => (typeof value === 'string' ? value : '');
+/** A link resolved against this site (the server sends absolute ones, earlier versions `/paths`). */
+function link(value) {
   try {
-    const message = data.json();
-    if (message && typeof message === 'object') return { title: DEFAULT_TITLE, ...message };
+    return text(value) ? new URL(value, self.location.origin).href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The pushed message as a notification in the declarative form: a declarative push message
+ * (W3C Push API: `web_push` 8030, a `notification` member with NotificationOptions names,
+ * `app_badge`) as the server sends it, the {title, body, url, icon, tag} of earlier versions (a
+ * push queued before an upgrade), or plain text.
+ */
+function readPush(data) {
+  let message;
+  try {
+    message = data?.json();
   } catch {
     // Not JSON: show the text as it came.
   }
-  return { title: DEFAULT_TITLE, body: data.text() };
+  if (message?.web_push === 8030 && isObject(message.notification)) {
+    return { notification: message.notification, appBadge: message.app_badge };
+  }
+  if (isObject(message)) {
+    const { title, body, url, icon, tag } = message;
+    return { notification: { title, body, navigate: url, icon, tag } };
+  }
+  return { notification: { body: data?.text() || 'You have a new notification.' } };
+}
+
+/** NotificationOptions for showNotification, with where each click goes kept in `data`. */
+function optionsFor(notification) {
+  const { body, tag, image, timestamp } = notification;
+  const url = link(notification.navigate) ?? link('/');
+  const actions = (Array.isArray(notification.actions) ? notification.actions : [])
+    .filter((action) => isObject(action) && text(action.action) && text(action.title))
+    .map((action) => ({
+      action: action.action,
+      title: action.title,
+      navigate: link(action.navigate),
+    }));
+  return {
+    body: text(body),
+    icon: link(notification.icon) ?? ICON,
+    badge: link(notification.badge) ?? ICON,
+    ...(link(image) ? { image: link(image) } : {}),
+    ...(text(tag) ? { tag, renotify: notification.renotify === true } : {}),
+    silent: notification.silent === true,
+    requireInteraction: notification.requireInteraction === true,
+    ...(Number.isSafeInteger(timestamp) && timestamp >= 0 ? { timestamp } : {}),
+    // Where the browser opens links itself (Safari), it does so; elsewhere notificationclick does.
+    navigate: url,
+    actions,
+    data: {
+      url,
+      actions: Object.fromEntries(actions.map((action) => [action.action, action.navigate ?? url])),
+    },
+  };
+}
+
+async function show(notification) {
+  const title = text(notification.title) || DEFAULT_TITLE;
+  const options = optionsFor(notification);
+  try {
+    await self.registration.showNotification(title, options);
+  } catch {
+    // An option this browser refuses must not lose the message: show its text and link.
+    const { body, icon, data } = options;
+    await self.registration.showNotification(title, { body, icon, data });
+  }
+}
+
+/** Badging API: the number on the installed app's icon, 0 to clear it, where the browser has it. */
+async function setBadge(count) {
+  if (!Number.isSafeInteger(count) || count < 0) return;
+  if (count === 0 && navigator.clearAppBadge) await navigator.clearAppBadge();
+  else if (count > 0 && navigator.setAppBadge) await navigator.setAppBadge(count);
 }
 
 self.addEventListener('push', (event) => {
-  const { title, body, icon, tag, url } = readPush(event.data);
-  event.waitUntil(
-    self.registration.showNotification(String(title), {
-      body: body === undefined ? '' : String(body),
-      icon: icon || '/icon-192.png',
-      badge: '/icon-192.png',
-      ...(tag ? { tag: String(tag) } : {}),
-      data: { url: url || '/' },
-    }),
-  );
+  const { notification, appBadge } = readPush(event.data);
+  // A badge the platform refuses (the app is not installed) must not stop the notification.
+  event.waitUntil(Promise.all([show(notification), setBadge(appBadge).catch(() => {})]));
 });
 
-/** The notification's link, resolved against this site; other origins are allowed as given. */
-function targetUrl(notification) {
-  return new URL(notification.data?.url || '/', self.location.origin).href;
+/** Where a click goes: the action's link, or the notification's; earlier versions kept `url`. */
+function targetUrl(notification, action) {
+  const data = isObject(notification.data) ? notification.data : {};
+  const chosen = (action && isObject(data.actions) && data.actions[action]) || data.url || '/';
+  return new URL(chosen, self.location.origin).href;
 }
 
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
-  const url = targetUrl(event.notification);
+  const url = targetUrl(event.notification, event.action);
   event.waitUntil(
     (async () => {
       const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });

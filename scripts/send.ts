@@ -12,9 +12,17 @@ const HELP = `Usage: npm run send -- [options] "message"
 Pushes a notification to the latest subscription (or one device with --to, every one with --all).
 A message of - is read from standard input (at most ${MAX_BODY_CHARS} characters).
   --title <text>        title (default: Simple Web Push)
-  --url <url>           page to open when the notification is clicked
+  --url <url>           page to open when the notification is clicked (a /path or https://…)
   --icon <url>          icon to show
+  --image <url>         picture shown large where the platform can
+  --badge <url>         small monochrome icon for Android's status bar
+  --action "Title=URL"  a button opening URL; repeat for a second one (at most 2)
+  --app-badge <n>       number on the installed app's icon; 0 clears it
+  --silent              no sound or vibration
+  --require-interaction stays on screen until dismissed
   --tag <text>          replaces an earlier notification with the same tag
+  --renotify            alert again when replacing the same --tag
+  --timestamp <time>    when it happened, ISO 8601 (2026-12-06T21:30:00Z)
   --ttl <seconds>       how long the push service keeps it for an offline browser (default 86400)
   --urgency <level>     very-low, low, normal or high
   --topic <name>        replaces an undelivered message with the same topic (<= 32 base64url chars)
@@ -36,7 +44,15 @@ await runCli(HELP, async () => {
       title: { type: 'string' },
       url: { type: 'string' },
       icon: { type: 'string' },
+      image: { type: 'string' },
+      badge: { type: 'string' },
+      action: { type: 'string', multiple: true },
+      'app-badge': { type: 'string' },
+      silent: { type: 'boolean', default: false },
+      'require-interaction': { type: 'boolean', default: false },
       tag: { type: 'string' },
+      renotify: { type: 'boolean', default: false },
+      timestamp: { type: 'string' },
       ttl: { type: 'string' },
       urgency: { type: 'string' },
       topic: { type: 'string' },
@@ -52,12 +68,16 @@ await runCli(HELP, async () => {
     return;
   }
   if (values.json && values.quiet) throw new UsageError('--json and --quiet exclude each other');
-  const { all, to, help, json, quiet, ...options } = values;
+  const { all, to, help, json, quiet, action, ...options } = values;
   if (all && to !== undefined && to.trim().toLowerCase() !== 'all') {
     throw new UsageError('--all and --to <name> exclude each other');
   }
+  const { 'app-badge': appBadge, 'require-interaction': requireInteraction, ...same } = options;
   const request = parseSendRequest({
-    ...options,
+    ...same,
+    appBadge,
+    requireInteraction,
+    actions: action?.map(parseAction),
     body: await readMessage(positionals, () => process.stdin),
     to: all ? 'all' : (to ?? 'latest'),
   });
@@ -93,6 +113,14 @@ await runCli(HELP, async () => {
   // Exit 1 when anything failed, or when nothing was delivered (the only subscription was gone).
   if (summary.failed.length > 0 || summary.delivered === 0) process.exitCode = 1;
 });
+
+/** `--action "Open log=/log"`: the title up to the first `=`, the link after it (which may hold more). */
+function parseAction(text: string): { title: string; url: string } {
+  const at = text.indexOf('=');
+  if (at < 1)
+    throw new UsageError(`--action must be "Title=URL", such as "Open log=/log", not "${text}"`);
+  return { title: text.slice(0, at), url: text.slice(at + 1) };
+}
 
 function printOutcomes({ delivered, removed }: SendSummary): void {
   if (delivered > 0) console.log(`delivered ${delivered}`);

@@ -25,6 +25,8 @@ export interface AppDeps {
   admission?: Admission;
   /** Extra routes, such as the send API: answer true when handled. */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, pathname: string) => Promise<boolean>;
+  /** The origins this server is opened at (pairing/link.ts ownOrigins), the first one first. */
+  origins: () => readonly [string, ...string[]];
 }
 
 const WELCOME: Notification = {
@@ -44,6 +46,7 @@ const TEST: Notification = {
 export function createApp(deps: AppDeps) {
   const { store, files, log } = deps;
   const admission = deps.admission ?? ownerOnly(store);
+  const sending = { ...deps, firstOrigin: () => deps.origins()[0] };
 
   async function route(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
     const method = req.method ?? 'GET';
@@ -79,14 +82,16 @@ export function createApp(deps: AppDeps) {
   async function subscribe(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const pass = await admission.check(req);
     const parsed = parseSubscription(await readJson(req, BODY_LIMIT), deps.allowlist);
-    // A subscription the store already has keeps the time it was first added (store.add).
-    const subscription = { ...parsed, addedAt: new Date().toISOString() };
+    // A subscription the store already has keeps the time it was first added (store.add); its
+    // origin is where it subscribed this time.
+    const origin = subscriberOrigin(req, deps.origins());
+    const subscription = { ...parsed, addedAt: new Date().toISOString(), origin };
     const outcome = await pass.add(subscription);
     const host = hostOf(subscription.endpoint);
     // Only for the log line: a count the database cannot give now does not undo the stored one.
     const stored = await store.size().catch(() => '?');
     log(`subscription ${outcome}: ${host} (${stored} stored)`);
-    const summary = await deliver(deps, [subscription], WELCOME);
+    const summary = await deliver(sending, [subscription], WELCOME);
     const welcome = { delivered: summary.delivered === 1, removed: summary.removed === 1 };
     for (const failure of summary.failed) {
       log(`welcome push to ${host} failed: ${failure.status ?? ''} ${failure.reason}`.trim());
@@ -110,7 +115,7 @@ export function createApp(deps: AppDeps) {
     if (!subscription) {
       throw new HttpError(404, 'this browser is not subscribed on the server: click Subscribe');
     }
-    sendJson(res, 200, await deliver(deps, [subscription], TEST));
+    sendJson(res, 200, await deliver(sending, [subscription], TEST));
   }
 
   function limit(req: IncomingMessage): void {
@@ -152,6 +157,15 @@ function allow(method: string, methods: string[]): void {
   if (!methods.includes(method)) {
     throw new HttpError(405, `use ${methods.join(' or ')}`, { Allow: methods.join(', ') });
   }
+}
+
+/**
+ * Where the page that subscribed was opened: its Origin header when that is one of this server's
+ * own origins, else the first of them (a script's request, or a name the server does not know).
+ */
+function subscriberOrigin(req: IncomingMessage, own: readonly [string, ...string[]]): string {
+  const header = req.headers.origin;
+  return header && own.includes(header) ? header : own[0];
 }
 
 function endpointOf(body: unknown): string {

@@ -17,10 +17,11 @@ import { loadOrCreateKeys, permissionWarning } from './keys.ts';
 import { createAdmission } from './pairing/admission.ts';
 import { createPairingApi } from './pairing/api.ts';
 import { startupLines } from './pairing/banner.ts';
-import { lanOrigin } from './pairing/link.ts';
+import { lanOrigin, ownOrigins } from './pairing/link.ts';
 import { openSpentTokens } from './pairing/spent-tokens.ts';
 import { databaseSpentTokens } from './pairing/spent-tokens-db.ts';
 import { createPairing } from './pairing/tokens.ts';
+import { urlHost } from './push/origin.ts';
 import { createConfiguredPusher } from './push/pusher.ts';
 import type { SendQueue } from './push/queue.ts';
 import { removeLeftoverTemps } from './store/files.ts';
@@ -80,6 +81,13 @@ export async function startServer(
   const { store, database } = await openStorage(config, log, { watch: true });
   if (!database) await removeLeftoverTemps(config.subscriptionFile, log);
   const pusher = createConfiguredPusher(config, keys);
+  // The ports as configured until the listeners say which they got.
+  let httpsPort = config.port;
+  let httpPort = config.httpPort;
+  // Read at each subscribe and send: the LAN addresses may change while the server runs.
+  const origins = () =>
+    ownOrigins({ host: config.host, httpsPort, httpPort, tlsNames: config.tlsNames });
+  const firstOrigin = () => origins()[0];
   // With a database this server works the batches of every server's sends.
   let queue: SendQueue | undefined;
   if (database) {
@@ -88,6 +96,7 @@ export async function startServer(
     queue = await startSendQueue({
       store,
       pusher,
+      firstOrigin,
       database,
       leaseSeconds,
       log,
@@ -106,10 +115,18 @@ export async function startServer(
   const spent = database
     ? databaseSpentTokens(database)
     : await openSpentTokens(`${config.pairingKeyFile}.spent`);
-  let httpsPort = config.port;
   const origin = () => lanOrigin(config.host, httpsPort);
   const batch = config.sendBatch;
-  const sendApi = createSendApi({ store, pusher, batch, shared: queue, token, failures, log });
+  const sendApi = createSendApi({
+    store,
+    pusher,
+    firstOrigin,
+    batch,
+    shared: queue,
+    token,
+    failures,
+    log,
+  });
   const pairingApi = createPairingApi({ pairing, origin, certDir: config.certDir });
   const devicesApi = createDevicesApi({ store, token, failures, log });
   const app = createApp({
@@ -126,6 +143,7 @@ export async function startServer(
       (await sendApi(req, res, pathname)) ||
       (await pairingApi(req, res, pathname)) ||
       devicesApi(req, res, pathname),
+    origins,
   });
   https.on('request', app);
 
@@ -152,6 +170,7 @@ export async function startServer(
     if (config.httpPort !== 0) {
       // Plain HTTP only on loopback: browsers treat it as a secure context, the LAN cannot reach it.
       const port = await listen(createHttpServer(TIMEOUTS, app), config.httpPort, '127.0.0.1');
+      httpPort = port;
       httpUrls.push(`http://localhost:${port}`, `http://127.0.0.1:${port}`);
       await listen(createHttpServer(TIMEOUTS, app), port, '::1').catch(
         (error: NodeJS.ErrnoException) => {
@@ -211,11 +230,6 @@ async function closeGracefully(server: Server): Promise<void> {
   await closed;
   clearInterval(sweep);
   clearTimeout(deadline);
-}
-
-function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '::') return 'localhost';
-  return host.includes(':') ? `[${host}]` : host;
 }
 
 async function main(): Promise<void> {

@@ -15,7 +15,8 @@ import { generateKeys } from '../src/keys.ts';
 import { createPusher } from '../src/push/pusher.ts';
 import { openStore } from '../src/store/file.ts';
 import type { SubscriptionStore } from '../src/store/store.ts';
-import type { Subscription } from '../src/store/subscription.ts';
+import { parseSubscription, type Subscription } from '../src/store/subscription.ts';
+import { checkDeclarative } from './support/declarative.ts';
 import { ROOT, tempDir } from './support/processes.ts';
 import {
   type MintedSubscription,
@@ -38,6 +39,9 @@ interface Answer {
 }
 
 const vapid = generateKeys('mailto:test@example.com');
+// The server's own origins as pairing/link.ts lists them: the first, then a LAN one.
+const FIRST = 'http://localhost:8080';
+const LAN = 'https://10.77.0.1:4443';
 const minted: MintedSubscription[] = [];
 let push: PushService;
 let dispatcher: Agent;
@@ -60,6 +64,7 @@ async function startApp(rateLimit: number): Promise<RunningApp> {
     allowlist,
     limiter: createRateLimiter(rateLimit),
     log: (line) => logs.push(line),
+    origins: () => [FIRST, 'http://127.0.0.1:8080', LAN],
   });
   const server = createServer((req, res) => void listener(req, res));
   server.listen(0, '127.0.0.1');
@@ -188,9 +193,65 @@ test('a new subscription is stored, answered 201, and its welcome arrives decryp
   assert.ok(welcome, 'the push service received the welcome');
   assert.equal(welcome.vapidPublicKey, vapid.publicKey);
   assert.equal(welcome.claims.aud, push.origin);
-  const payload = JSON.parse(welcome.payload) as Record<string, unknown>;
-  assert.equal(payload.title, 'Notifications are on');
-  assert.equal(payload.tag, 'welcome');
+  const { problems, notification } = checkDeclarative(welcome.payload, { origin: FIRST });
+  assert.deepEqual(problems, []);
+  assert.equal(notification?.title, 'Notifications are on');
+  assert.equal(notification?.tag, 'welcome');
+});
+
+/** Subscribes with the given Origin header (none when undefined). */
+function subscribeFrom(origin: string | undefined, subscription: unknown): Promise<Answer> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (origin) headers.origin = origin;
+  return raw('/api/subscriptions', { method: 'POST', headers, body: JSON.stringify(subscription) });
+}
+
+const storedOrigin = async (endpoint: string) =>
+  (JSON.parse(await readFile(app.file, 'utf8')) as Subscription[]).find(
+    (s) => s.endpoint === endpoint,
+  )?.origin;
+
+test('a subscription from a LAN origin of the server is stored with it and gets LAN links', async () => {
+  const subscription = mint();
+  assert.equal((await subscribeFrom(LAN, subscription)).status, 201);
+  assert.equal(await storedOrigin(subscription.endpoint), LAN);
+  const [welcome] = receivedBy(subscription.endpoint);
+  const { problems, notification } = checkDeclarative(welcome?.payload ?? '', { origin: LAN });
+  assert.deepEqual(problems, []);
+  assert.equal(notification?.navigate, `${LAN}/`);
+});
+
+test('a foreign Origin, none, or one claimed in the body, is stored as the first origin', async () => {
+  for (const [origin, body] of [
+    ['https://evil.example', {}],
+    ['https://10.77.0.1:4444', {}],
+    [undefined, {}],
+    [undefined, { origin: LAN }],
+  ] as const) {
+    const subscription = mint();
+    const answer = await subscribeFrom(origin, { ...subscription, ...body });
+    assert.equal(answer.status, 201, answer.body);
+    assert.equal(await storedOrigin(subscription.endpoint), FIRST, String(origin));
+    const [welcome] = receivedBy(subscription.endpoint);
+    assert.equal(
+      checkDeclarative(welcome?.payload ?? '', { origin: FIRST }).notification?.navigate,
+      `${FIRST}/`,
+    );
+  }
+});
+
+test('an entry stored before origins were recorded gets links on the first origin', async () => {
+  const subscription = mint();
+  await app.store.add(
+    parseSubscription(subscription, loadConfig({ PUSH_ALLOWED_HOSTS: push.host }).pushAllowedHosts),
+  );
+  assert.equal(await storedOrigin(subscription.endpoint), undefined);
+  const answer = await json('POST', '/api/subscriptions/test', { endpoint: subscription.endpoint });
+  assert.equal(answer.status, 200, answer.body);
+  const [test] = receivedBy(subscription.endpoint);
+  const { problems, notification } = checkDeclarative(test?.payload ?? '', { origin: FIRST });
+  assert.deepEqual(problems, []);
+  assert.equal(notification?.title, 'Test notification');
 });
 
 test('the same endpoint again is answered 200 and updated, never duplicated', async () => {
@@ -320,7 +381,7 @@ test('POST /api/subscriptions/test pushes a test notification to a stored subscr
   assert.deepEqual(JSON.parse(answer.body), { delivered: 1, removed: 0, failed: [] });
   const messages = receivedBy(subscription.endpoint).map((r) => JSON.parse(r.payload));
   assert.deepEqual(
-    messages.map((m: { tag: string }) => m.tag),
+    messages.map((m: { notification: { tag: string } }) => m.notification.tag),
     ['welcome', 'test'],
   );
 });

@@ -111,9 +111,12 @@ describe("the page in Chromium, through Chromium's own push client and an FCM st
     if (server) await rm(server.dir, { recursive: true, force: true });
   });
 
+  /** Where the page is opened: the subscription's origin, which its links point at. */
+  const origin = () => server.httpUrl.replace('127.0.0.1', 'localhost');
+
   /** (Re)loads the page at http://localhost, a secure context, and waits until it knows its state. */
   async function openPage(): Promise<void> {
-    await page.goto(`${server.httpUrl.replace('127.0.0.1', 'localhost')}/`);
+    await page.goto(`${origin()}/`);
     await page.locator('#status:not([data-state="checking"])').waitFor();
   }
   const click = (name: string) => page.getByRole('button', { name, exact: true }).click();
@@ -194,7 +197,7 @@ describe("the page in Chromium, through Chromium's own push client and an FCM st
       notification.body,
       'This browser will now receive notifications from your server.',
     );
-    assert.deepEqual(notification.data, { url: '/' });
+    assert.deepEqual(notification.data, { url: `${origin()}/`, actions: {} });
     await page.locator('#detail', { hasText: 'welcome notification is on its way' }).waitFor();
   });
 
@@ -206,7 +209,28 @@ describe("the page in Chromium, through Chromium's own push client and an FCM st
     await forwardedTo(endpoint, forwarded);
     const notification = await shown('T', logged);
     assert.equal(notification.body, 'text');
-    assert.deepEqual(notification.data, { url: '/x' });
+    assert.deepEqual(notification.data, { url: `${origin()}/x`, actions: {} });
+  });
+
+  test("an image, two actions and requireInteraction come through Chromium's own push client", async () => {
+    const [forwarded, logged] = [fcm.forwarded.length, events.length];
+    const sent = await send([
+      ...['--title', 'Rich', '--image', '/icon-512.png', '--require-interaction'],
+      ...['--action', 'Open log=/log', '--action', 'Home=/', 'Disk 91% full'],
+    ]);
+    assert.equal(sent.code, 0, sent.stdout + sent.stderr);
+    await forwardedTo(endpoint, forwarded);
+    const notification = await shown('Rich', logged);
+    assert.equal(notification.image, `${origin()}/icon-512.png`);
+    assert.equal(notification.requireInteraction, true);
+    assert.deepEqual(notification.actions, [
+      { action: 'action-1', title: 'Open log' },
+      { action: 'action-2', title: 'Home' },
+    ]);
+    assert.deepEqual(notification.data, {
+      url: `${origin()}/`,
+      actions: { 'action-1': `${origin()}/log`, 'action-2': `${origin()}/` },
+    });
   });
 
   /** POSTs `title` to the stored `subscription` as our server would, its last byte flipped if `corrupt`. */

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { generateKeys, saveKeys } from '../src/keys.ts';
 import { storedProblem } from '../src/store/subscription.ts';
+import { checkDeclarative, notificationOf } from './support/declarative.ts';
 import { useHarness } from './support/harness.ts';
 import { storedByEarlierVersion } from './support/hostile.ts';
 import { type CliResult, childEnv, runScript } from './support/processes.ts';
@@ -63,9 +64,15 @@ describe('npm run send', parallel, () => {
     assert.equal(result.stdout, 'delivered 1\n');
     assert.equal(arrived(older).length, 0);
     const [message] = arrived(latest);
+    // Stored without an origin: links on the first one the server names (HTTP_PORT 8080).
     assert.deepEqual(JSON.parse(message?.payload ?? ''), {
-      title: 'Simple Web Push',
-      body: 'Backup finished',
+      web_push: 8030,
+      notification: {
+        title: 'Simple Web Push',
+        body: 'Backup finished',
+        navigate: 'http://localhost:8080/',
+      },
+      mutable: true,
     });
     assert.equal(message?.ttl, 86400);
     assert.equal(message?.vapidPublicKey, (await vapidOf(dir)).publicKey);
@@ -81,16 +88,45 @@ describe('npm run send', parallel, () => {
     ]);
     assert.equal(result.code, 0, result.stderr);
     const [message] = arrived(subs[0] as MintedSubscription);
-    assert.deepEqual(JSON.parse(message?.payload ?? ''), {
+    assert.deepEqual(notificationOf(message?.payload), {
       title: 'Deploy',
       body: 'Deploy done',
-      url: 'https://example.com/runs/7',
-      icon: '/icon.png',
+      navigate: 'https://example.com/runs/7',
       tag: 'deploy',
+      icon: 'http://localhost:8080/icon.png',
     });
     assert.equal(message?.ttl, 120);
     assert.equal(message?.urgency, 'low');
     assert.equal(message?.topic, 'deploy-7');
+  });
+
+  test("--all resolves a /path link against each subscription's own origin", async () => {
+    const { dir, subs } = await populated(3);
+    const [laptop, phone, old] = subs as [
+      MintedSubscription,
+      MintedSubscription,
+      MintedSubscription,
+    ];
+    const origins = ['http://localhost:9090', 'https://10.77.0.1:4443'];
+    const entries = [{ ...laptop, origin: origins[0] }, { ...phone, origin: origins[1] }, old];
+    await writeFile(join(dir, 'subscription.json'), JSON.stringify(entries));
+    const result = await runScript(
+      'send',
+      ['--all', '--url', '/status', '--action', 'Log=/log', 'Disk 91% full'],
+      { cwd: dir, env: env({ HTTP_PORT: '9191' }) },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, 'delivered 3\n');
+    // The entry stored without an origin gets the first one this configuration names.
+    const expected = [...origins, 'http://localhost:9191'];
+    for (const [index, sub] of [laptop, phone, old].entries()) {
+      const origin = expected[index] as string;
+      const [message] = arrived(sub);
+      const { problems, notification } = checkDeclarative(message?.payload ?? '', { origin });
+      assert.deepEqual(problems, []);
+      assert.equal(notification?.navigate, `${origin}/status`);
+    }
+    assert.deepEqual(await stored(dir), entries, 'the store is left as it was');
   });
 
   test('--all reaches every stored subscription exactly once', async () => {
@@ -200,6 +236,9 @@ describe('npm run send', parallel, () => {
       ['--title', 'No message'],
       ['--json', '--quiet', 'Hello'],
       [],
+      ['--action', 'Open the log', 'Hello'],
+      ['--renotify', 'Hello'],
+      ['--app-badge', 'lots', 'Hello'],
     ];
     const results = await Promise.all(wrong.map((args) => run('send', dir, args)));
     results.forEach((result, i) => {
@@ -214,6 +253,9 @@ describe('npm run send', parallel, () => {
     assert.match(results[4]?.stderr ?? '', /^error: ttl must be whole seconds/);
     assert.match(results[5]?.stderr ?? '', /^error: the message is missing/);
     assert.match(results[6]?.stderr ?? '', /^error: --json and --quiet exclude each other/);
+    assert.match(results[8]?.stderr ?? '', /^error: --action must be "Title=URL", such as/);
+    assert.match(results[9]?.stderr ?? '', /^error: renotify needs a tag/);
+    assert.match(results[10]?.stderr ?? '', /^error: appBadge must be a whole number/);
     assert.equal(arrived(subs[0] as MintedSubscription).length, 0);
   });
 
@@ -221,8 +263,9 @@ describe('npm run send', parallel, () => {
     const result = await run('send', await newDir(), ['--help']);
     assert.equal(result.code, 0);
     assert.match(result.stdout, /^Usage: npm run send -- \[options\] "message"/);
-    for (const option of ['--urgency', '--json', '--quiet'])
-      assert.match(result.stdout, new RegExp(option));
+    const options = ['--urgency', '--json', '--quiet', '--image', '--badge', '--icon', '--action'];
+    options.push('--app-badge', '--silent', '--require-interaction', '--renotify', '--timestamp');
+    for (const option of options) assert.match(result.stdout, new RegExp(`^  ${option} `, 'm'));
     assert.match(result.stdout, /A message of - is read from standard input/);
     assert.equal(result.stderr, '');
   });
@@ -269,7 +312,8 @@ describe('npm run send in scripts', parallel, () => {
     });
     assert.equal(result.code, 0, result.stderr);
     const [message] = arrived(subs[0] as MintedSubscription);
-    assert.deepEqual(JSON.parse(message?.payload ?? ''), { title: 'Disk', body: input.trimEnd() });
+    assert.equal(notificationOf(message?.payload).title, 'Disk');
+    assert.equal(notificationOf(message?.payload).body, input.trimEnd());
   });
 
   test('takes 2000 characters from standard input and refuses one more, or none', async () => {
@@ -283,7 +327,7 @@ describe('npm run send in scripts', parallel, () => {
     ]);
     assert.equal(longest.code, 0, longest.stderr);
     assert.equal(
-      JSON.parse(arrived(subs[0] as MintedSubscription)[0]?.payload ?? '').body.length,
+      String(notificationOf(arrived(subs[0] as MintedSubscription)[0]?.payload).body).length,
       2000,
     );
     assertUsage(over);

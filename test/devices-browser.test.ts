@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import { chromiumOrReason, type LaunchedChromium, launchChromium } from './support/chromium.ts';
+import { checkDeclarative, notificationOf } from './support/declarative.ts';
 import { fakePush } from './support/fake-push.ts';
 import { useHarness } from './support/harness.ts';
 import type { ServerProcess } from './support/processes.ts';
@@ -71,7 +72,7 @@ describe('the owner’s devices in Chromium', {
     const match = () =>
       push()
         .received.slice(from)
-        .some((r) => r.endpoint === endpoint && JSON.parse(r.payload).title === title);
+        .some((r) => r.endpoint === endpoint && notificationOf(r.payload).title === title);
     const deadline = Date.now() + 5000;
     while (!match()) {
       if (Date.now() > deadline) assert.fail(`the push service got no "${title}"`);
@@ -149,12 +150,16 @@ describe('the owner’s devices in Chromium', {
       .catch(() => {});
     const dinners = push()
       .received.slice(mark)
-      .filter((r) => JSON.parse(r.payload).title === 'Dinner');
+      .filter((r) => notificationOf(r.payload).title === 'Dinner');
     assert.deepEqual(
       dinners.map((r) => r.endpoint),
       [laptop],
     );
-    assert.deepEqual(JSON.parse(dinners[0]?.payload ?? ''), { title: 'Dinner', body: 'is ready' });
+    assert.deepEqual(notificationOf(dinners[0]?.payload), {
+      title: 'Dinner',
+      body: 'is ready',
+      navigate: `${origin}/`,
+    });
     assert.notEqual(phone, laptop);
 
     // Remove asks once: dismissed, nothing happens; accepted, the device leaves the list.
@@ -182,5 +187,70 @@ describe('the owner’s devices in Chromium', {
     await page.locator('#devices-empty').waitFor();
     assert.equal(await page.evaluate(readEndpoint), null);
     assert.deepEqual(errors, []);
+  });
+
+  test('the send form sends a picture, two buttons, the app badge, the flags and the time', async (t) => {
+    const { page, errors } = await openPage(t);
+    const endpoint = await subscribeAs(page, 'Form laptop');
+    await device(page, 'Form laptop').waitFor();
+    const mark = push().received.length;
+    const field = (label: string) => page.getByLabel(label, { exact: true });
+    await field('Title').fill('Front door');
+    await field('Message').fill('Someone is at the door');
+    await field('Link (opened by a click on the notification)').fill('/cams');
+    await page.getByText('Picture, buttons, app badge and more').click();
+    await field('Picture (shown large where the platform can)').fill('/icon-512.png');
+    await field('First button').fill('Open camera');
+    await field("First button's link").fill('/cams/door');
+    await field('Second button').fill('Silence');
+    await field("Second button's link").fill('https://alerts.example/silence?for=1h');
+    await field("Number on the app's icon (0 clears it)").fill('2');
+    await field('Tag (replaces the shown notification with the same tag)').fill('door');
+    await field('When it happened').fill('2026-12-06T21:30:05');
+    await page.getByLabel('Stays on screen until dismissed').check();
+    await page.getByLabel('Quiet: no sound or vibration').check();
+    await page.getByLabel('Alert again when it replaces one with the same tag').check();
+    await field('To').selectOption('Form laptop');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await page.locator('#send-report', { hasText: 'Delivered: 1.' }).waitFor();
+    await arrives(endpoint, 'Front door', mark);
+    const message = push()
+      .received.slice(mark)
+      .find((r) => notificationOf(r.payload).title === 'Front door');
+    const silence = 'https://alerts.example/silence?for=1h';
+    const checked = checkDeclarative(message?.payload ?? '', { origin, external: [silence] });
+    assert.deepEqual(checked.problems, []);
+    assert.equal(checked.message?.app_badge, 2);
+    // The page sends the time it shows in its own zone; the payload has it in ms since 1970.
+    const shownTime = await page.evaluate(() => new Date('2026-12-06T21:30:05').getTime());
+    assert.deepEqual(checked.notification, {
+      title: 'Front door',
+      body: 'Someone is at the door',
+      navigate: `${origin}/cams`,
+      tag: 'door',
+      image: `${origin}/icon-512.png`,
+      actions: [
+        { action: 'action-1', title: 'Open camera', navigate: `${origin}/cams/door` },
+        { action: 'action-2', title: 'Silence', navigate: silence },
+      ],
+      silent: true,
+      requireInteraction: true,
+      renotify: true,
+      timestamp: shownTime,
+    });
+
+    // A wrong value is refused with the parser's message, and nothing is sent.
+    const before = push().received.length;
+    await field('First button').fill('');
+    await field("First button's link").fill('not a link');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await page
+      .locator('#send-report', { hasText: 'Not sent: actions[0].title is empty' })
+      .waitFor();
+    assert.equal(push().received.length, before);
+    assert.deepEqual(
+      errors.filter((e) => !/status of 4\d\d/.test(e)),
+      [],
+    );
   });
 });

@@ -89,9 +89,12 @@ describe('the page in Firefox, through its own push client', {
     }
   });
 
+  /** Where the page is opened: the subscription's origin, which its links point at. */
+  const origin = () => server.httpUrl.replace('127.0.0.1', 'localhost');
+
   /** (Re)loads the page at http://localhost, a secure context, and waits until it knows its state. */
   async function openPage(): Promise<void> {
-    await page.goto(`${server.httpUrl.replace('127.0.0.1', 'localhost')}/`);
+    await page.goto(`${origin()}/`);
     await eventually('the service worker to be activated', () =>
       page.evaluate(async () => {
         const registration = await navigator.serviceWorker.ready;
@@ -153,7 +156,8 @@ describe('the page in Firefox, through its own push client', {
       notification.body,
       'This browser will now receive notifications from your server.',
     );
-    assert.deepEqual(notification.data, { url: '/' });
+    // Shown by our service worker (a browser showing the message by itself sets no data).
+    assert.deepEqual(notification.data, { url: `${origin()}/`, actions: {} });
   });
 
   test('npm run send reaches Firefox: acked 100 and shown with its title, body and url', async () => {
@@ -164,7 +168,35 @@ describe('the page in Firefox, through its own push client', {
     await expectAcked100(await forwardedTo(endpoint, before));
     const notification = await shown('Backup');
     assert.equal(notification.body, 'Backup finished');
-    assert.deepEqual(notification.data, { url: '/reports/today' });
+    assert.deepEqual(notification.data, { url: `${origin()}/reports/today`, actions: {} });
+  });
+
+  test('an image, two actions and requireInteraction reach Firefox and are shown with them', async () => {
+    const before = service.forwarded.length;
+    const sent = await send([
+      ...['--title', 'Disk', '--image', '/icon-512.png', '--require-interaction'],
+      ...['--action', 'Open log=/log', '--action', 'Silence=https://alerts.example/silence'],
+      'Disk 91% full',
+    ]);
+    assert.equal(sent.code, 0, sent.stdout + sent.stderr);
+    await expectAcked100(await forwardedTo(endpoint, before));
+    const notification = await shown('Disk');
+    assert.equal(notification.body, 'Disk 91% full');
+    assert.equal(notification.requireInteraction, true);
+    assert.deepEqual(notification.actions, [
+      { action: 'action-1', title: 'Open log' },
+      { action: 'action-2', title: 'Silence' },
+    ]);
+    assert.deepEqual(notification.data, {
+      url: `${origin()}/`,
+      actions: {
+        'action-1': `${origin()}/log`,
+        'action-2': 'https://alerts.example/silence',
+      },
+    });
+    // Firefox shows no image (its Notification has no image member, nor badge, renotify or
+    // timestamp): the Chromium test shows the image reaching the notification.
+    assert.equal(notification.image, undefined);
   });
 
   test('a body Firefox cannot decrypt is acked 101, and the delivery check fails on it', async (t) => {
@@ -173,11 +205,15 @@ describe('the page in Firefox, through its own push client', {
     const vapid = JSON.parse(await readFile(join(server.dir, 'vapid.json'), 'utf8'));
     const agent = new Agent({ connect: { ca: service.ca } });
     t.after(() => agent.close());
-    /** POSTs `title` to the subscription as our server would, its last byte flipped if `corrupt`. */
-    const post = async (title: string, corrupt: boolean): Promise<Forwarded> => {
+    /** POSTs {title, body} (the form of earlier versions) as a server would, its last byte flipped if `corrupt`. */
+    const post = async (
+      title: string,
+      corrupt: boolean,
+      more: Record<string, string> = { body: 'sent by the test' },
+    ): Promise<Forwarded> => {
       const details = webpush.generateRequestDetails(
         subscription,
-        JSON.stringify({ title, body: 'sent by the test' }),
+        JSON.stringify({ title, ...more }),
         { vapidDetails: vapid, TTL: 60 },
       );
       const body = Buffer.from(details.body as Buffer);
@@ -195,6 +231,11 @@ describe('the page in Firefox, through its own push client', {
     };
 
     const corrupted = await post('Corrupted', true);
+    // A message in the form of earlier versions, queued before an upgrade, is still shown.
+    await expectAcked100(await post('Queued', false, { body: 'before the upgrade', url: '/old' }));
+    const queued = await shown('Queued');
+    assert.equal(queued.body, 'before the upgrade');
+    assert.deepEqual(queued.data, { url: `${origin()}/old`, actions: {} });
     await assert.rejects(
       expectAcked100(corrupted),
       /acked the message with 101 \(decryption failed\)/,

@@ -83,6 +83,7 @@ before(async () => {
     allowlist: rules,
     limiter: createRateLimiter(0),
     log: (line) => logs.push(line),
+    origins: () => ['http://localhost:8080'],
   });
   server = createServer((req, res) => void app(req, res)).listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { testAuthority } from './support/certs.ts';
 import { chromiumOrReason } from './support/chromium.ts';
+import { checkDeclarative } from './support/declarative.ts';
 import { useHarness } from './support/harness.ts';
 import { LAN_IPV4, LAN_IPV6, type Lan, lanOrReason } from './support/lan.ts';
 import { type LanChromium, startLanChromium } from './support/lan-chromium.ts';
@@ -59,6 +60,12 @@ describe('a phone pairing in Chromium', { skip, timeout: 120_000 }, () => {
   const text = async (page: Page, selector: string) =>
     ((await page.locator(selector).textContent()) ?? '').trim();
   const stored = () => readFile(join(server.dir, 'subscription.json'), 'utf8').catch(() => '');
+  // What is stored, but for each send's results (lastResult), written a moment after the send.
+  const subscriptions = async () => {
+    const text = await stored();
+    const entries = text ? (JSON.parse(text) as Record<string, unknown>[]) : [];
+    return entries.map(({ lastResult, ...entry }) => entry);
+  };
   const pairingLink = async () =>
     String((await server.call('/api/pairings', { from: 'loopback' })).json.url);
   const browserSubscription = (page: Page) =>
@@ -67,12 +74,13 @@ describe('a phone pairing in Chromium', { skip, timeout: 120_000 }, () => {
       return (await registration.pushManager.getSubscription())?.endpoint ?? null;
     });
 
-  /** Clicks Subscribe and checks that the server stored this browser's subscription. */
-  async function subscribes(page: Page): Promise<void> {
+  /** Clicks Subscribe and checks that the server stored this browser's subscription: its endpoint. */
+  async function subscribes(page: Page): Promise<string> {
     await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
     await page.locator('#status[data-state="subscribed"]').waitFor();
     const endpoint = await browserSubscription(page);
     assert.ok(endpoint && (await stored()).includes(endpoint), 'subscription.json holds it');
+    return endpoint;
   }
 
   for (const address of [LAN_IPV4, `[${LAN_IPV6}]`]) {
@@ -83,7 +91,17 @@ describe('a phone pairing in Chromium', { skip, timeout: 120_000 }, () => {
       assert.ok(await page.locator('#phone').isHidden(), 'no "Add a phone" on the phone');
       assert.ok(await page.locator('#paste').isHidden(), 'nothing to paste: it has the link');
       assert.match(await text(page, '#detail'), /Pairing link received/);
-      await subscribes(page);
+      const endpoint = await subscribes(page);
+      // The phone's links point where it opened the server, not at the laptop's localhost.
+      const origin = `https://${address}:4443`;
+      const entry = (JSON.parse(await stored()) as { endpoint: string; origin?: string }[]).find(
+        (s) => s.endpoint === endpoint,
+      );
+      assert.equal(entry?.origin, origin);
+      const welcome = push().received.find((r) => r.endpoint === endpoint);
+      const { problems, notification } = checkDeclarative(welcome?.payload ?? '', { origin });
+      assert.deepEqual(problems, []);
+      assert.equal(notification?.navigate, `${origin}/`);
       // The owner's list and send form are for the server's own browser only.
       assert.ok(await page.locator('#devices').isHidden(), 'no list of devices on a phone');
       assert.ok(await page.locator('#send').isHidden(), 'no send form on a phone');
@@ -96,26 +114,26 @@ describe('a phone pairing in Chromium', { skip, timeout: 120_000 }, () => {
     assert.equal(await page.locator('#status').getAttribute('data-state'), 'unpaired');
     assert.ok(await page.locator('#paste').isVisible(), 'a place to paste the link');
     await page.screenshot({ path: join(RESULTS, 'phone-unpaired.png'), fullPage: true });
-    const before = await stored();
+    const before = await subscriptions();
     await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
     await page.locator('#detail', { hasText: 'npm run pair' }).waitFor();
     assert.equal(await page.locator('#status').getAttribute('data-state'), 'unpaired');
     assert.match(await text(page, '#status'), /not paired/);
     assert.ok(await page.locator('#paste').isVisible());
-    assert.equal(await stored(), before);
+    assert.deepEqual(await subscriptions(), before);
     assert.equal(await browserSubscription(page), null, 'the refused subscription is dropped');
   });
 
   test('pasting something that is not a pairing link says so and changes nothing', async (t) => {
     const { page } = await chromium.open(t, `${server.lanOrigin}/`, { viewport: PHONE });
-    const before = await stored();
+    const before = await subscriptions();
     for (const pasted of ['', 'hello', `${server.lanOrigin}/`, `${server.lanOrigin}/#pair=a b`]) {
       await page.getByLabel('Paste the pairing link').fill(pasted);
       await page.getByRole('button', { name: 'Use this link' }).click();
       await page.locator('#paste-error', { hasText: 'not a pairing link' }).waitFor();
       assert.equal(await page.locator('#status').getAttribute('data-state'), 'unpaired', pasted);
     }
-    assert.equal(await stored(), before);
+    assert.deepEqual(await subscriptions(), before);
   });
 
   test('a phone pastes just the token of a link, then subscribes', async (t) => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import { request } from 'undici';
+import { notificationOf } from './support/declarative.ts';
 import { eventually } from './support/eventually.ts';
 import { postSubscription, useHarness } from './support/harness.ts';
 import { postgresOrReason, usePostgres } from './support/postgres.ts';
@@ -38,7 +39,7 @@ const received = (subscriptions: MintedSubscription[], body: string) =>
   subscriptions.map(
     (s) =>
       push().received.filter(
-        (m) => m.endpoint === s.endpoint && JSON.parse(m.payload).body === body,
+        (m) => m.endpoint === s.endpoint && notificationOf(m.payload).body === body,
       ).length,
   );
 const total = (counts: number[]) => counts.reduce((sum, n) => sum + n, 0);

@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import pg from 'pg';
 import { request } from 'undici';
 import { createPairing } from '../src/pairing/tokens.ts';
+import { notificationOf } from './support/declarative.ts';
 import { postSubscription, useHarness } from './support/harness.ts';
 import { postgresOrReason, usePostgres } from './support/postgres.ts';
 import { freePort, runScript, runServer, type ServerProcess } from './support/processes.ts';
@@ -121,7 +122,7 @@ describe('servers sharing one database', { skip: found.skip || found.missing || 
     });
     assert.equal(sent.code, 0, sent.stderr);
     assert.equal(sent.stdout, 'delivered 1\n');
-    const body = (m: { payload: string }) => JSON.parse(m.payload).body;
+    const body = (m: { payload: string }) => notificationOf(m.payload).body;
     assert.ok(
       push().received.some((m) => m.endpoint === laptop.endpoint && body(m) === 'Hello laptop'),
     );

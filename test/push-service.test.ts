@@ -11,23 +11,12 @@ import {
   type PushService,
   startPushService,
 } from './support/push-service.ts';
+import { RFC8291 } from './support/rfc8291.ts';
 
 const b64 = (s: string): Buffer => Buffer.from(s, 'base64url');
 const flipLastBit = (b: Buffer): Buffer => {
   b.writeUInt8(b.readUInt8(b.length - 1) ^ 1, b.length - 1);
   return b;
-};
-
-// RFC 8291 §5 and Appendix A.
-const RFC8291 = {
-  plaintext: 'When I grow up, I want to be a watermelon',
-  uaPrivate: 'q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94',
-  uaPublic:
-    'BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4',
-  authSecret: 'BTBZMqHH6r4Tts7J_aSIgg',
-  body:
-    'DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A_' +
-    'yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN',
 };
 
 const vapid = webpush.generateVAPIDKeys();

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { Agent, request } from 'undici';
+import { notificationOf } from './support/declarative.ts';
 import { postSubscription, useHarness } from './support/harness.ts';
 import { runServer, type ServerProcess } from './support/processes.ts';
 import type { MintedSubscription } from './support/push-service.ts';
@@ -52,7 +53,7 @@ async function subscribeAndWelcome(url: string, dispatcher?: Agent): Promise<Min
   // A 201 with delivered: true means the push service has already accepted the welcome.
   const welcome = push().received.find((message) => message.endpoint === subscription.endpoint);
   assert.ok(welcome, 'the welcome reached this subscription');
-  assert.equal(JSON.parse(welcome.payload).title, 'Notifications are on');
+  assert.equal(notificationOf(welcome.payload).title, 'Notifications are on');
   const keys = await vapidFile();
   assert.equal(welcome.vapidPublicKey, keys.publicKey);
   assert.match(welcome.claims.sub, /^mailto:/);

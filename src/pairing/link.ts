@@ -1,8 +1,10 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { firstOrigin, urlHost } from '../push/origin.ts';
 import { readIfExists } from '../store/files.ts';
-import { isLoopback, lanAddresses, lanUrls } from '../tls/network.ts';
+import { hostNames, isLoopback, lanAddresses, lanUrls } from '../tls/network.ts';
 
 /** Where a phone reaches the server, or why it cannot: HOST is loopback, or no LAN address. */
 export type LanOrigin =
@@ -30,6 +32,40 @@ export function lanOrigin(host: string, port: number, addresses = lanAddresses()
     message:
       'this machine has no address on a local network: connect it to Wi-Fi or Ethernet, then make a new link',
   };
+}
+
+/** Where the server listens: its HTTPS address and the ports it got (0 for HTTP when it is off). */
+export interface Listening {
+  host: string;
+  httpsPort: number;
+  httpPort: number;
+  /** Extra names its certificate covers (TLS_NAMES). */
+  tlsNames: readonly string[];
+}
+
+/**
+ * The origins a browser may open this server at, the first (push/origin.ts firstOrigin) first:
+ * the loopback HTTP URLs, the HTTPS URL and, when the LAN can reach it, its LAN URLs and the
+ * names its certificate covers (this machine's name, `<name>.local`, TLS_NAMES).
+ */
+export function ownOrigins(
+  { host, httpsPort, httpPort, tlsNames }: Listening,
+  addresses = lanAddresses(),
+  machine = hostname(),
+): [string, ...string[]] {
+  const http = httpPort === 0 ? [] : ['localhost', '127.0.0.1', '[::1]'];
+  const onLan = !('problem' in lanOrigin(host, httpsPort, addresses));
+  const names = onLan ? [...hostNames(machine), ...tlsNames] : [];
+  const urls = [
+    ...http.map((name) => `http://${name}:${httpPort}`),
+    `https://${urlHost(host)}:${httpsPort}`,
+    ...lanUrls(host.replace(/^\[|\]$/g, ''), httpsPort, addresses),
+    ...names.map((name) => `https://${name}:${httpsPort}`),
+  ];
+  // As browsers send them in the Origin header: lower case, no default port.
+  const first = new URL(firstOrigin(host, httpsPort, httpPort)).origin;
+  const others = urls.map((url) => new URL(url).origin).filter((origin) => origin !== first);
+  return [first, ...new Set(others)];
 }
 
 /** The link a phone opens to pair: the token rides in the fragment, which no server log sees. */

@@ -2,6 +2,7 @@ import { HttpError } from '../errors.ts';
 import type { LastResult } from '../store/device-fields.ts';
 import type { SubscriptionStore } from '../store/store.ts';
 import type { Subscription } from '../store/subscription.ts';
+import { encodePayload } from './declarative.ts';
 import type { DeliveryOptions, Notification } from './notification.ts';
 import type { Pusher, Report } from './pusher.ts';
 import type { SendSummary } from './send-request.ts';
@@ -9,10 +10,14 @@ import type { SendSummary } from './send-request.ts';
 // A push service's reason is shown in terminals and pages: no escape sequences from afar.
 const CONTROL = /\p{Cc}/gu;
 
-/** What delivering needs; `log` hears of a failed save of the results, which no one waits for. */
+/**
+ * What delivering needs: `firstOrigin` is where links point for subscriptions stored without
+ * their own origin; `log` hears of a failed save of the results, which no one waits for.
+ */
 export interface DeliverDeps {
   store: SubscriptionStore;
   pusher: Pusher;
+  firstOrigin: () => string;
   log: (line: string) => void;
 }
 
@@ -43,7 +48,24 @@ export async function pushAndPrune(
   delivery: DeliveryOptions = {},
   onProgress?: (done: number, total: number) => void,
 ): Promise<{ summary: SendSummary; results: Map<string, LastResult> }> {
-  const report = await deps.pusher.send(targets, notification, delivery, onProgress);
+  // Links are absolute in the payload, so subscribers at another origin (a phone on the LAN, the
+  // laptop at localhost) get a payload of their own: encoded once per origin, every one checked
+  // against the size limit before anything is sent.
+  const groups = byOrigin(targets, deps.firstOrigin());
+  const sends = [...groups].map(([origin, group]) => ({
+    payload: encodePayload(notification, origin),
+    group,
+  }));
+  const report: Report = { delivered: 0, gone: [], failed: [] };
+  let before = 0;
+  for (const { payload, group } of sends) {
+    const progress = onProgress && ((done: number) => onProgress(before + done, targets.length));
+    const part = await deps.pusher.send(group, payload, delivery, progress);
+    report.delivered += part.delivered;
+    report.gone.push(...part.gone);
+    report.failed.push(...part.failed);
+    before += group.length;
+  }
   const removed = await deps.store.remove(report.gone);
   const failed = report.failed.map(({ endpoint, status, reason }) => ({
     host: hostOf(endpoint),
@@ -65,6 +87,18 @@ export function recordResults(deps: DeliverDeps, results: ReadonlyMap<string, La
     const why = error.cause instanceof Error ? `: ${error.cause.message}` : '';
     deps.log(`the results of a send were not saved: ${error.message}${why}`);
   });
+}
+
+/** The targets by the origin their links resolve against: usually one, at most a few. */
+function byOrigin(targets: readonly Subscription[], fallback: string) {
+  const groups = new Map<string, Subscription[]>();
+  for (const subscription of targets) {
+    const origin = subscription.origin ?? fallback;
+    const group = groups.get(origin);
+    if (group) group.push(subscription);
+    else groups.set(origin, [subscription]);
+  }
+  return groups;
 }
 
 /**

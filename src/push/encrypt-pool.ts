@@ -3,6 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Subscription } from '../store/subscription.ts';
+import { bodyOrReason, createEncryptor, type Encrypt } from './encrypt.ts';
 import type { EncryptBatch, EncryptedBatch } from './encrypt-worker.ts';
 
 /** A body per subscription, in order, or the reason it could not be made. */
@@ -10,6 +11,8 @@ export type Bodies = (Buffer | string)[];
 
 export interface EncryptPool {
   encrypt(payload: Buffer, subscriptions: readonly Subscription[]): Promise<Bodies>;
+  /** Encrypts the batch queued last, that no worker has taken yet, on this thread; false if none waits. */
+  encryptQueuedHere(): boolean;
   /** Terminates the workers; what they still had fails with "shutting down". */
   close(): Promise<void>;
 }
@@ -30,8 +33,9 @@ const WORKER = new URL(
   import.meta.url.endsWith('.ts') ? './encrypt-worker.ts' : './encrypt-worker.js',
   import.meta.url,
 );
-// One batch being encrypted and the next one waiting, so a worker never idles between them.
-const BATCHES_PER_WORKER = 2;
+// One batch being encrypted and two waiting: a worker keeps busy while the main thread, which
+// hands it the next, is busy with the network or encrypting a batch itself (bodies.ts).
+const BATCHES_PER_WORKER = 3;
 
 interface Job {
   id: number;
@@ -53,6 +57,7 @@ export function createEncryptPool(options: EncryptPoolOptions = {}): EncryptPool
   const queue: Job[] = [];
   let nextId = 0;
   let closed = false;
+  let here: Encrypt | undefined;
 
   const fail = (job: Job, reason: string) =>
     job.resolve(new Array(job.keys.length / 2).fill(reason));
@@ -119,6 +124,18 @@ export function createEncryptPool(options: EncryptPoolOptions = {}): EncryptPool
         queue.push({ id: nextId++, payload, keys, resolve });
         pump();
       });
+    },
+    encryptQueuedHere() {
+      const job = closed ? undefined : queue.pop();
+      if (!job) return false;
+      here ??= createEncryptor();
+      const { payload, keys } = job;
+      const bodies: Bodies = [];
+      for (let i = 0; i < keys.length; i += 2) {
+        bodies.push(bodyOrReason(here, payload, keys[i] as string, keys[i + 1] as string));
+      }
+      job.resolve(bodies);
+      return true;
     },
     async close() {
       closed = true;

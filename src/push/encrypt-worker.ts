@@ -1,7 +1,7 @@
 // An encryption worker (src/encrypt-pool.ts): gets a batch of subscription keys, and the payload
 // when it changed, and answers with every body in one transferred ArrayBuffer.
 import { parentPort } from 'node:worker_threads';
-import { encryptBody, encryptionProblem } from './encrypt.ts';
+import { bodyOrReason, createEncryptor } from './encrypt.ts';
 
 /** A batch to encrypt: keys as [p256dh, auth, p256dh, auth, ...]. */
 export interface EncryptBatch {
@@ -19,6 +19,7 @@ export interface EncryptedBatch {
 }
 
 let payload: Buffer = Buffer.alloc(0);
+const encrypt = createEncryptor();
 
 parentPort?.on('message', ({ id, payload: next, keys }: EncryptBatch) => {
   if (next) payload = Buffer.from(next.buffer, next.byteOffset, next.byteLength);
@@ -28,12 +29,11 @@ parentPort?.on('message', ({ id, payload: next, keys }: EncryptBatch) => {
   const ends = new Uint32Array(count);
   let length = 0;
   for (let i = 0; i < count; i++) {
-    try {
-      const body = encryptBody(payload, keys[2 * i] as string, keys[2 * i + 1] as string);
+    const body = bodyOrReason(encrypt, payload, keys[2 * i] as string, keys[2 * i + 1] as string);
+    if (typeof body === 'string') problems[i] = body;
+    else {
       parts.push(body);
       length += body.length;
-    } catch (error) {
-      problems[i] = encryptionProblem(error);
     }
     ends[i] = length;
   }

@@ -1,12 +1,32 @@
-import { HttpError } from '../errors.ts';
+/** A button on the notification: its label and the page it opens. */
+export interface Action {
+  title: string;
+  /** `https://…`, `http://…` or a `/path` on the subscriber's origin. */
+  url: string;
+}
 
-/** What the service worker shows. */
+/** What to show. Links are absolute or a `/path`, resolved per subscriber (declarative.ts). */
 export interface Notification {
   title: string;
   body: string;
+  /** The page a click opens (`navigate`); the origin's `/` without it. */
   url?: string;
   icon?: string;
+  /** A picture shown large where the platform can. */
+  image?: string;
+  /** The small monochrome icon of Android's status bar. */
+  badge?: string;
   tag?: string;
+  /** At most MAX_ACTIONS. */
+  actions?: Action[];
+  /** The number on the installed app's icon; 0 clears it. */
+  appBadge?: number;
+  silent?: boolean;
+  requireInteraction?: boolean;
+  /** Alert again when replacing the notification with the same tag (needs `tag`). */
+  renotify?: boolean;
+  /** When the event happened, in ms since 1970 (the Notifications API's EpochTimestamp). */
+  timestamp?: number;
 }
 
 export type Urgency = 'very-low' | 'low' | 'normal' | 'high';
@@ -18,18 +38,8 @@ export interface DeliveryOptions {
   topic?: string;
 }
 
+/** Buttons on one notification: what Chrome and Android show, and what the page form offers. */
+export const MAX_ACTIONS = 2;
 /** RFC 8291 §4: one 4096-byte record less 86 header, 16 tag and 1 padding byte. */
 export const MAX_PAYLOAD_BYTES = 3993;
 export const DEFAULT_TTL = 24 * 60 * 60;
-/** The JSON the service worker receives; 413 when it cannot fit in one encrypted record. */
-export function encodePayload(notification: Notification): string {
-  const payload = JSON.stringify(notification);
-  const size = Buffer.byteLength(payload);
-  if (size > MAX_PAYLOAD_BYTES) {
-    throw new HttpError(
-      413,
-      `the notification is ${size} bytes as JSON; Web Push allows at most ${MAX_PAYLOAD_BYTES}`,
-    );
-  }
-  return payload;
-}

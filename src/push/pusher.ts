@@ -3,15 +3,11 @@ import type { Dispatcher } from 'undici';
 import type { Config, HostRule } from '../config.ts';
 import type { VapidKeys } from '../keys.ts';
 import { checkEndpoint, type Subscription } from '../store/subscription.ts';
-import { BATCH, type BodyOf, encryptHere, encryptInPool } from './bodies.ts';
-import { createDelivery, type Failure, type Outcome, type Pace } from './delivery.ts';
+import { BATCH, encryptHere, encryptInPool } from './bodies.ts';
+import { createDelivery, type Failure, type Outcome } from './delivery.ts';
 import type { EncryptPool } from './encrypt-pool.ts';
-import {
-  DEFAULT_TTL,
-  type DeliveryOptions,
-  encodePayload,
-  type Notification,
-} from './notification.ts';
+import { fanOut, type Target } from './fan-out.ts';
+import { DEFAULT_TTL, type DeliveryOptions } from './notification.ts';
 import { createAgent } from './undici.ts';
 import { createVapidHeaders } from './vapid-header.ts';
 
@@ -41,9 +37,10 @@ export interface PusherOptions {
 }
 
 export interface Pusher {
+  /** Sends `payload` (the JSON of declarative.ts, already checked against the size limit) to each. */
   send(
     subscriptions: readonly Subscription[],
-    notification: Notification,
+    payload: string,
     options?: DeliveryOptions,
     onProgress?: (done: number, total: number) => void,
   ): Promise<Report>;
@@ -73,7 +70,7 @@ export function createPusher(options: PusherOptions): Pusher {
   const authorization = createVapidHeaders(vapid, now);
   // close() cuts pauses and requests in flight: a stalled push service must not delay shutdown.
   const closing = new AbortController();
-  // One abort listener per request in flight, to every origin: not a leak.
+  // One abort listener per request paused by a 429 or 503, to every origin: not a leak.
   setMaxListeners(0, closing.signal);
   const deliver = createDelivery({
     dispatcher,
@@ -97,36 +94,9 @@ export function createPusher(options: PusherOptions): Pusher {
     return encryptInPool(await pool, payload, subscriptions, Math.ceil(concurrency / BATCH) + 2);
   }
 
-  /** Sends to one push service with `concurrency` requests in flight; `account` hears of each. */
-  async function sendToOrigin(
-    targets: readonly Target[],
-    bodyOf: BodyOf,
-    headers: Record<string, string>,
-    account: (endpoint: string, outcome: Outcome) => void,
-  ): Promise<void> {
-    const pace: Pace = { pausedUntil: 0 };
-    let next = 0;
-    const worker = async () => {
-      while (next < targets.length) {
-        const index = next++;
-        const { subscription, origin, path } = targets[index] as Target;
-        const { endpoint } = subscription;
-        const outcome = await bodyOf(index)
-          .then((body) =>
-            typeof body === 'string'
-              ? { endpoint, reason: body }
-              : deliver({ endpoint, origin, path, body, headers }, pace),
-          )
-          .catch((error: unknown) => ({ endpoint, reason: String(error) }));
-        account(endpoint, outcome);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, targets.length) }, worker));
-  }
-
   return {
-    async send(subscriptions, notification, delivery = {}, onProgress) {
-      const payload = Buffer.from(encodePayload(notification));
+    async send(subscriptions, json, delivery = {}, onProgress) {
+      const payload = Buffer.from(json);
       const report: Report = { delivered: 0, gone: [], failed: [] };
       let done = 0;
       const account = (endpoint: string, outcome: Outcome) => {
@@ -149,8 +119,8 @@ export function createPusher(options: PusherOptions): Pusher {
       await Promise.all(
         [...groups].map(async ([audience, targets]) => {
           const headers = { ...common, Authorization: authorization(audience) };
-          const bodyOf = await bodiesFor(payload, targets, large);
-          await sendToOrigin(targets, bodyOf, headers, account);
+          const batchOf = await bodiesFor(payload, targets, large);
+          await fanOut({ targets, batchOf, headers, deliver, account, concurrency });
         }),
       );
       return report;
@@ -167,13 +137,6 @@ export function createPusher(options: PusherOptions): Pusher {
 /** The pusher of the server and `npm run send`: the allowlist and protocol as configured. */
 export function createConfiguredPusher(config: Config, vapid: VapidKeys): Pusher {
   return createPusher({ vapid, allowlist: config.pushAllowedHosts, http2: config.pushHttp2 });
-}
-
-/** A subscription with its endpoint parsed once: the push service's origin and the path. */
-interface Target {
-  subscription: Subscription;
-  origin: string;
-  path: string;
 }
 
 /** Groups by push-service origin; endpoints that may not be pushed to fail without a request. */

@@ -20,6 +20,8 @@ export interface QueueDeps {
   store: SubscriptionStore;
   pusher: Pusher;
   database: Database;
+  /** Where links point for subscriptions stored without their own origin. */
+  firstOrigin: () => string;
   /** SEND_LEASE_SECONDS: a batch whose worker holds it longer is given to another. */
   leaseSeconds: number;
   log: (line: string) => void;

@@ -3,6 +3,7 @@
 import { HttpError } from '../errors.ts';
 import { MAX_NAME_LENGTH } from '../store/names.ts';
 import type { DeliveryOptions, Notification, Urgency } from './notification.ts';
+import { optionalText, parseNotificationOptions, wholeNumber } from './notification-options.ts';
 
 export const APP_NAME = 'Simple Web Push';
 const URGENCIES: readonly Urgency[] = ['very-low', 'low', 'normal', 'high'];
@@ -32,24 +33,13 @@ export interface SendSummary {
 export function parseSendRequest(input: Record<string, unknown>): SendRequest {
   const body = optionalText(input, 'body', MAX_BODY_CHARS);
   if (!body) throw new HttpError(400, 'the message text (body) is missing');
-  const notification: Notification = { title: optionalText(input, 'title', 200) ?? APP_NAME, body };
-  for (const name of ['url', 'icon'] as const) {
-    const link = optionalText(input, name, 2000);
-    if (link === undefined) continue;
-    if (!/^(https?:\/\/|\/(?!\/))/.test(link)) {
-      throw new HttpError(422, `${name} must start with https://, http:// or /`);
-    }
-    notification[name] = link;
-  }
-  const tag = optionalText(input, 'tag', 200);
-  if (tag) notification.tag = tag;
+  const title = optionalText(input, 'title', 200) ?? APP_NAME;
+  const notification: Notification = { title, body, ...parseNotificationOptions(input) };
 
   const delivery: DeliveryOptions = {};
   if (input.ttl !== undefined) {
-    const raw = input.ttl;
-    const ttl =
-      typeof raw === 'number' || (typeof raw === 'string' && /^\d+$/.test(raw)) ? Number(raw) : NaN;
-    if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL) {
+    const ttl = wholeNumber(input.ttl);
+    if (ttl === undefined || ttl > MAX_TTL) {
       throw new HttpError(422, `ttl must be whole seconds from 0 to ${MAX_TTL}`);
     }
     delivery.ttl = ttl;
@@ -81,16 +71,4 @@ function recipientOf(to: unknown): Recipient {
     throw new HttpError(422, `to is longer than a device name (${MAX_NAME_LENGTH} characters)`);
   }
   return { name: to };
-}
-
-function optionalText(
-  input: Record<string, unknown>,
-  name: string,
-  max: number,
-): string | undefined {
-  const value = input[name];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw new HttpError(400, `${name} must be a string`);
-  if (value.length > max) throw new HttpError(422, `${name} is longer than ${max} characters`);
-  return value;
 }

@@ -7,20 +7,26 @@ import { readAll, type SubscriptionStore } from '../store/store.ts';
 import type { Subscription } from '../store/subscription.ts';
 import { type SharedSend, sendSpans } from './batches.ts';
 import { deliver } from './deliver.ts';
+import { firstOrigin } from './origin.ts';
 import { createConfiguredPusher, type Pusher } from './pusher.ts';
 import type { SendQueue } from './queue.ts';
 import type { Recipient, SendRequest, SendSummary } from './send-request.ts';
 
 const NO_SUBSCRIPTION = 'no subscription is stored yet: open the page and click Subscribe';
 
-/** What a send needs: the store, the pusher, the batch size, and with a database the queue. */
+/**
+ * What a send needs: the subscriptions, the pusher, where links point for subscriptions stored
+ * without their origin, the batch size, with a database the queue, and `log`, which hears of a
+ * failed save of its results (no one waits for it).
+ */
 export interface SendDeps {
   store: SubscriptionStore;
   pusher: Pusher;
+  /** The server's first origin: links of subscriptions stored without their own origin. */
+  firstOrigin: () => string;
   /** Subscriptions per batch (SEND_BATCH). */
   batch: number;
   shared?: SharedSend;
-  /** Hears of a failed save of a send's results, which no one waits for. */
   log: (line: string) => void;
 }
 
@@ -80,7 +86,15 @@ export async function sendConfigured(
     if (!keys)
       throw new ConfigError(`no VAPID keys in ${config.vapidFile}: start the server first`);
     const pusher = createConfiguredPusher(config, keys);
-    const deps: SendDeps = { store, pusher, batch: config.sendBatch, log };
+    // As the server would answer with its configured ports (it cannot be asked: it may not run).
+    const origin = firstOrigin(config.host, config.port, config.httpPort);
+    const deps: SendDeps = {
+      store,
+      pusher,
+      firstOrigin: () => origin,
+      batch: config.sendBatch,
+      log,
+    };
     // Started only for a send of several batches: this process then works batches too.
     let queue: Promise<SendQueue> | undefined;
     const shared: SharedSend = {

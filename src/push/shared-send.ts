@@ -8,7 +8,8 @@ import type { Database } from '../store/database.ts';
 import { RETRY_AFTER_S, unavailableIfLost } from '../store/database-errors.ts';
 import type { Span } from '../store/store.ts';
 import { addTo, emptySummary } from './batches.ts';
-import { DEFAULT_TTL, type DeliveryOptions, encodePayload } from './notification.ts';
+import { encodePayload } from './declarative.ts';
+import { DEFAULT_TTL, type DeliveryOptions } from './notification.ts';
 import type { SendRequest, SendSummary } from './send-request.ts';
 
 /** pg-boss's name for the queue of send batches. */
@@ -56,6 +57,8 @@ export function startSharedSend(deps: {
   database: Database;
   boss: PgBoss;
   leaseSeconds: number;
+  /** Where links point for subscriptions stored without their own origin. */
+  firstOrigin: () => string;
   waiting: Map<string, Map<number, BatchResult>>;
   /** Wakes this process's worker: there are batches to take. */
   wake: () => void;
@@ -69,7 +72,8 @@ export function startSharedSend(deps: {
   ): Promise<SendSummary> {
     const { notification, delivery } = request;
     // A notification too large fails here (413), not in every batch.
-    const payload = encodePayload(notification);
+    encodePayload(notification, deps.firstOrigin());
+    const payload = JSON.stringify(notification);
     const id = randomUUID();
     // The queued-batch rule (docs/scaling.md): a batch is sent while its send is younger than
     // the message's TTL, or than one lease when the TTL is shorter (so a batch can survive its

@@ -1,8 +1,9 @@
-// undici's Agent and request(), loaded without the rest of the package. Its entry file also loads
-// fetch, WebSocket, EventSource, the caches and the mocks, which the server never uses: about
-// 10 MB of resident memory at every start (bench/RESULTS.md). These are the two files that
-// entry file itself exports them from; `npm test` runs every push through them.
+// undici's Agent, loaded without the rest of the package. Its entry file also loads fetch,
+// WebSocket, EventSource, the caches and the mocks, which the server never uses: about 10 MB of
+// resident memory at every start (bench/RESULTS.md). This is the file that entry file itself
+// exports it from; pushes go through its dispatch() (response.ts), as `npm test` runs them.
 import { createRequire } from 'node:module';
+import { createSecureContext } from 'node:tls';
 import { setFlagsFromString } from 'node:v8';
 import type { Agent as AgentClass, Dispatcher } from 'undici';
 
@@ -18,18 +19,6 @@ const require = createRequire(import.meta.url);
 
 const Agent: typeof AgentClass = require('undici/lib/dispatcher/agent.js');
 
-const dispatchRequest: (
-  this: Dispatcher,
-  options: Dispatcher.RequestOptions,
-) => Promise<Dispatcher.ResponseData> = require('undici/lib/api/api-request.js');
-
-export type RequestOptions = Dispatcher.RequestOptions & { dispatcher: Dispatcher };
-
-/** undici's `request()`, given the origin and path (parsed once per subscription, not per request). */
-export function request(options: RequestOptions): Promise<Dispatcher.ResponseData> {
-  return dispatchRequest.call(options.dispatcher, options);
-}
-
 // Node's HTTP/2 servers allow 100 concurrent streams unless they say otherwise.
 const STREAMS_PER_CONNECTION = 100;
 
@@ -40,12 +29,16 @@ const STREAMS_PER_CONNECTION = 100;
  * So with PUSH_HTTP2=1 a push service that still answers in HTTP/1.1 gets pipelined requests.
  */
 export function createAgent(concurrency: number, timeoutMs: number, http2 = false): Dispatcher {
-  if (!http2) return new Agent({ connections: concurrency, connectTimeout: timeoutMs });
+  // One TLS context (the trusted CAs, NODE_EXTRA_CA_CERTS included) for every connection:
+  // tls.connect would build one per connection, up to 160 at the start of a large send.
+  const connect = { secureContext: createSecureContext() };
+  if (!http2) return new Agent({ connections: concurrency, connectTimeout: timeoutMs, connect });
   const streams = Math.min(concurrency, STREAMS_PER_CONNECTION);
   return new Agent({
     allowH2: true,
     connections: Math.ceil(concurrency / streams),
     pipelining: streams,
     connectTimeout: timeoutMs,
+    connect,
   });
 }

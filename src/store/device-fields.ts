@@ -18,21 +18,42 @@ export interface DeviceFields {
   /** When it subscribed, ISO 8601. */
   readonly addedAt?: string;
   readonly lastResult?: LastResult;
+  /**
+   * The server's origin its page subscribed at (`https://192.168.1.20:4443`): where its links
+   * point. Entries from before it use the server's first origin.
+   */
+  readonly origin?: string;
 }
 
 /** The device fields of an entry read back from subscription.json, types checked (400); undefined when it has none. */
 export function storedFields(entry: Record<string, unknown>): DeviceFields | undefined {
-  const { name, addedAt, lastResult } = entry;
-  if (name === undefined && addedAt === undefined && lastResult === undefined) return undefined;
+  const { name, addedAt, lastResult, origin } = entry;
+  const none = name === undefined && addedAt === undefined && lastResult === undefined;
+  if (none && origin === undefined) return undefined;
   if (name !== undefined && typeof name !== 'string') throw bad('"name" must be a string');
   if (addedAt !== undefined && typeof addedAt !== 'string') {
     throw bad('"addedAt" must be an ISO 8601 string');
+  }
+  if (origin !== undefined && !isOrigin(origin)) {
+    throw bad('"origin" must be an http: or https: origin such as https://192.168.1.20:4443');
   }
   return {
     ...(name !== undefined ? { name } : {}),
     ...(addedAt !== undefined ? { addedAt } : {}),
     ...(lastResult !== undefined ? { lastResult: readResult(lastResult) } : {}),
+    ...(origin !== undefined ? { origin } : {}),
   };
+}
+
+/** An origin as browsers serialize it in the Origin header: scheme, host and port only. */
+function isOrigin(text: unknown): text is string {
+  if (typeof text !== 'string') return false;
+  try {
+    const url = new URL(text);
+    return /^https?:$/.test(url.protocol) && url.origin === text;
+  } catch {
+    return false;
+  }
 }
 
 function readResult(input: unknown): LastResult {

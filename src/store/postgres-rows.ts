@@ -15,10 +15,12 @@ export interface Row {
   name: string | null;
   added_at: string | null;
   last_result: LastResult | null;
+  origin: string | null;
 }
 
 export const TABLE = 'web_push.subscriptions';
-export const COLUMNS = 'endpoint, expiration_time, p256dh, auth, name, added_at, last_result';
+export const COLUMNS =
+  'endpoint, expiration_time, p256dh, auth, name, added_at, last_result, origin';
 /** The columns written, in the order of valuesOf. */
 export const WRITTEN = `${COLUMNS}, auth_hash`;
 
@@ -33,25 +35,18 @@ export function fromRow(row: Row): Subscription {
     name: row.name ?? undefined,
     addedAt: row.added_at ?? undefined,
     lastResult: row.last_result ?? undefined,
+    origin: row.origin ?? undefined,
   });
   return fields ? { ...subscription, ...fields } : subscription;
 }
 
 /** The values of WRITTEN for `subscription`. */
 export function valuesOf(subscription: Subscription): unknown[] {
-  const { endpoint, expirationTime, keys, name, addedAt, lastResult } = subscription;
+  const { endpoint, expirationTime, keys, name, addedAt, lastResult, origin } = subscription;
   const result = lastResult ? JSON.stringify(lastResult) : null;
+  const device = [name ?? null, addedAt ?? null, result, origin ?? null];
   const hash = hashOf(Buffer.from(keys.auth, 'base64url'));
-  return [
-    endpoint,
-    expirationTime,
-    keys.p256dh,
-    keys.auth,
-    name ?? null,
-    addedAt ?? null,
-    result,
-    hash,
-  ];
+  return [endpoint, expirationTime, keys.p256dh, keys.auth, ...device, hash];
 }
 
 /** SHA-256 of an auth secret: how a paired device is looked up (see migrations.ts). */

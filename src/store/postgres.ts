@@ -20,13 +20,14 @@ const REPLACE = `ON CONFLICT (endpoint) DO UPDATE SET
     expiration_time = EXCLUDED.expiration_time,
     p256dh = EXCLUDED.p256dh,
     auth = EXCLUDED.auth,
-    auth_hash = EXCLUDED.auth_hash`;
+    auth_hash = EXCLUDED.auth_hash,
+    origin = EXCLUDED.origin`;
 const KEEP = `, name = COALESCE(EXCLUDED.name, s.name),
     added_at = COALESCE(s.added_at, EXCLUDED.added_at),
     last_result = COALESCE(EXCLUDED.last_result, s.last_result)`;
 const COPY = `, name = EXCLUDED.name, added_at = EXCLUDED.added_at, last_result = EXCLUDED.last_result`;
-const PLACEHOLDERS = '$1, $2, $3, $4, $5, $6, $7, $8';
-// Rows per statement of addAll: eight arrays of this length as parameters.
+const PLACEHOLDERS = '$1, $2, $3, $4, $5, $6, $7, $8, $9';
+// Rows per statement of addAll: nine arrays of this length as parameters.
 const CHUNK = 5_000;
 // A send's spans number every row, and a span may be large: more than the 5 s of a POST.
 const LONG_MS = 60_000;
@@ -147,13 +148,13 @@ export function createPostgresStore(database: Database): SubscriptionStore {
           const rows = await inTransaction<{ created: boolean }>(
             `INSERT INTO ${TABLE} AS s (${WRITTEN})
              SELECT * FROM unnest($1::text[], $2::float8[], $3::text[], $4::text[], $5::text[],
-               $6::text[], $7::jsonb[], $8::bytea[])
+               $6::text[], $7::jsonb[], $8::text[], $9::bytea[])
              ${REPLACE}${COPY}
-             WHERE (s.expiration_time, s.p256dh, s.auth, s.name, s.added_at, s.last_result)
+             WHERE (s.expiration_time, s.p256dh, s.auth, s.name, s.added_at, s.last_result, s.origin)
                IS DISTINCT FROM (EXCLUDED.expiration_time, EXCLUDED.p256dh, EXCLUDED.auth,
-                 EXCLUDED.name, EXCLUDED.added_at, EXCLUDED.last_result)
+                 EXCLUDED.name, EXCLUDED.added_at, EXCLUDED.last_result, EXCLUDED.origin)
              RETURNING (xmax = 0) AS created`,
-            [0, 1, 2, 3, 4, 5, 6, 7].map((column) => columns.map((values) => values[column])),
+            [0, 1, 2, 3, 4, 5, 6, 7, 8].map((column) => columns.map((values) => values[column])),
             { timeoutMs: LONG_MS },
           );
           const created = rows.filter((row) => row.created).length;

@@ -18,8 +18,15 @@ import { generateKeys } from '../../src/keys.ts';
 import { createPusher, type Pusher } from '../../src/push/pusher.ts';
 import { openStore } from '../../src/store/file.ts';
 import { hostNames } from '../../src/tls/network.ts';
+import { checkDeclarative, notificationOf } from '../support/declarative.ts';
 import { postSubscription, useHarness } from '../support/harness.ts';
-import { FULL_NOTIFICATION } from '../support/notification.ts';
+import {
+  EVERY_OPTION,
+  EVERY_OPTION_FLAGS,
+  everyOptionShown,
+  FULL_NOTIFICATION,
+  SILENCE_LINK,
+} from '../support/notification.ts';
 import { ROOT, runScript, type ServerProcess } from '../support/processes.ts';
 import type { MintedSubscription, Received } from '../support/push-service.ts';
 
@@ -167,7 +174,7 @@ describe('npm run token', () => {
     assert.deepEqual(JSON.parse(answer.text), { delivered: 1, removed: 0, failed: [] });
     const [message] = since(mark);
     assert.equal(message?.endpoint, subscription.endpoint);
-    assert.equal(JSON.parse(message?.payload ?? '').body, 'token from the file');
+    assert.equal(notificationOf(message?.payload).body, 'token from the file');
   });
 });
 
@@ -213,9 +220,12 @@ describe('POST /api/send with SEND_TOKEN set', () => {
     const [message, extra] = since(mark);
     assert.equal(extra, undefined);
     assert.equal(message?.endpoint, subscription.endpoint);
+    // Stored without an Origin header: the links point at the server's first origin.
+    const origin = server.httpUrl.replace('127.0.0.1', 'localhost');
     assert.deepEqual(JSON.parse(message?.payload ?? ''), {
-      title: 'Simple Web Push',
-      body: 'Backup finished',
+      web_push: 8030,
+      notification: { title: 'Simple Web Push', body: 'Backup finished', navigate: `${origin}/` },
+      mutable: true,
     });
     assert.equal(message?.ttl, 86400);
     assert.equal(message?.topic, undefined);
@@ -234,7 +244,19 @@ describe('POST /api/send with SEND_TOKEN set', () => {
     assert.equal(answer.status, 200, answer.text);
     assert.deepEqual(JSON.parse(answer.text), { delivered: 1, removed: 0, failed: [] });
     const [message] = since(mark);
-    assert.equal(message?.payload, JSON.stringify(FULL_NOTIFICATION));
+    const origin = server.httpUrl.replace('127.0.0.1', 'localhost');
+    const { problems, notification } = checkDeclarative(message?.payload ?? '', {
+      origin,
+      external: [FULL_NOTIFICATION.url ?? ''],
+    });
+    assert.deepEqual(problems, []);
+    assert.deepEqual(notification, {
+      title: FULL_NOTIFICATION.title,
+      body: FULL_NOTIFICATION.body,
+      navigate: FULL_NOTIFICATION.url,
+      tag: FULL_NOTIFICATION.tag,
+      icon: `${origin}${FULL_NOTIFICATION.icon}`,
+    });
     assert.equal(message?.ttl, 600);
     assert.equal(message?.urgency, 'high');
     assert.equal(message?.topic, 'nightly-backup');
@@ -257,7 +279,8 @@ describe('POST /api/send with SEND_TOKEN set', () => {
     assert.deepEqual(JSON.parse(all.text), { delivered: stored.length, removed: 0, failed: [] });
     const reached = since(mark);
     assert.deepEqual(reached.map((m) => m.endpoint).sort(), [...stored].sort());
-    for (const message of reached) assert.equal(JSON.parse(message.payload).body, 'to everyone');
+    for (const message of reached)
+      assert.equal(notificationOf(message.payload).body, 'to everyone');
   });
 
   for (const status of [404, 410]) {
@@ -365,7 +388,10 @@ describe('POST /api/send with SEND_TOKEN set', () => {
       url: `/${'u'.repeat(1999)}`,
     });
     assert.equal(long.status, 413, long.text);
-    assert.match(JSON.parse(long.text).error, /Web Push allows at most 3993/);
+    assert.match(
+      JSON.parse(long.text).error,
+      /Web Push allows at most 3993 \(\d+ over\): its largest option is (url|body), \d+ bytes/,
+    );
     assert.equal(push().requests, mark);
   });
 
@@ -474,6 +500,17 @@ describe('POST /api/send with SEND_TOKEN set', () => {
       [['--ttl=-1'], { ttl: -1 }],
       [['--topic', 'bad topic!'], { topic: 'bad topic!' }],
       [['--url', 'ftp://example.com'], { url: 'ftp://example.com' }],
+      [['--image', 'cat.png'], { image: 'cat.png' }],
+      [['--badge', 'javascript:x'], { badge: 'javascript:x' }],
+      [['--action', 'Open=ftp://x'], { actions: [{ title: 'Open', url: 'ftp://x' }] }],
+      [
+        ['--action', 'A=/a', '--action', 'B=/b', '--action', 'C=/c'],
+        { actions: ['A', 'B', 'C'].map((title) => ({ title, url: `/${title}` })) },
+      ],
+      [['--app-badge=-1'], { appBadge: -1 }],
+      [['--app-badge', 'many'], { appBadge: 'many' }],
+      [['--renotify'], { renotify: true }],
+      [['--timestamp', 'yesterday'], { timestamp: 'yesterday' }],
     ];
     for (const [args, options] of invalid) {
       test(`refuses ${args.join(' ')} with the same message: exit 2 from the CLI, 422 from the API`, async () => {
@@ -488,6 +525,26 @@ describe('POST /api/send with SEND_TOKEN set', () => {
       });
     }
 
+    test('pushes the same notification for the new options: flags and fields alike', async () => {
+      const [args, fields, link] = [[...EVERY_OPTION_FLAGS], EVERY_OPTION, SILENCE_LINK];
+      // Other cases of this block run at the same time: find these messages by their text.
+      const mark = push().received.length;
+      const mine = () =>
+        since(mark).filter((m) => notificationOf(m.payload).body === 'Disk 91% full');
+      const result = await cli([...args, 'Disk 91% full']);
+      assert.equal(result.code, 0, result.stderr);
+      const answer = await sendJson({ ...fields, body: 'Disk 91% full' });
+      assert.equal(answer.status, 200, answer.text);
+      const [fromCli, fromApi] = mine();
+      assert.ok(fromCli && fromApi);
+      assert.equal(fromCli.payload, fromApi.payload);
+      const origin = server.httpUrl.replace('127.0.0.1', 'localhost');
+      const checked = checkDeclarative(fromApi.payload, { origin, external: [link] });
+      assert.deepEqual(checked.problems, []);
+      assert.equal(checked.message?.app_badge, 3);
+      assert.deepEqual(checked.notification, everyOptionShown(origin, 'Disk 91% full'));
+    });
+
     test('pushes the same notification and headers for the same options', async () => {
       const options = {
         title: 'Same',
@@ -499,16 +556,14 @@ describe('POST /api/send with SEND_TOKEN set', () => {
         topic: 'same-topic',
       };
       const args = Object.entries(options).flatMap(([name, value]) => [`--${name}`, value]);
-      let mark = push().received.length;
+      const mark = push().received.length;
+      const mine = () => since(mark).filter((m) => notificationOf(m.payload).body === 'from both');
       const result = await cli([...args, 'from', 'both']);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, 'delivered 1\n');
-      const [fromCli] = since(mark);
-
-      mark = push().received.length;
       const answer = await sendJson({ ...options, body: 'from both' });
       assert.deepEqual(JSON.parse(answer.text), { delivered: 1, removed: 0, failed: [] });
-      const [fromApi] = since(mark);
+      const [fromCli, fromApi] = mine();
 
       assert.ok(fromCli && fromApi);
       const { payload, ttl, urgency, topic, endpoint } = fromCli;
@@ -547,9 +602,11 @@ describe('the failed-attempt limit, on a clock the test controls', () => {
       allowlist: [],
       limiter: createRateLimiter(0),
       log,
+      origins: () => ['http://localhost:8080'],
       extraRoutes: createSendApi({
         store,
         pusher,
+        firstOrigin: () => 'http://localhost:8080',
         batch: 1000,
         token: TOKEN,
         failures: createRateLimiter(10, () => now),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { lanOrigin, pairingUrl } from '../../src/pairing/link.ts';
+import { lanOrigin, ownOrigins, pairingUrl } from '../../src/pairing/link.ts';
 
 const ADDRESSES = ['192.168.1.20', 'fd00::20'];
 
@@ -40,4 +40,30 @@ test('the token rides in the fragment of the link', () => {
     pairingUrl('https://192.168.1.20:4443', 'abc'),
     'https://192.168.1.20:4443/#pair=abc',
   );
+});
+
+test("the server's own origins: loopback HTTP first, then HTTPS, the LAN URLs and its names", () => {
+  const listening = { host: '0.0.0.0', httpsPort: 4443, httpPort: 8080, tlsNames: ['pi.lan'] };
+  assert.deepEqual(ownOrigins(listening, ADDRESSES, 'pi'), [
+    'http://localhost:8080',
+    'http://127.0.0.1:8080',
+    'http://[::1]:8080',
+    'https://localhost:4443',
+    'https://192.168.1.20:4443',
+    'https://pi:4443',
+    'https://pi.local:4443',
+    'https://pi.lan:4443',
+  ]);
+});
+
+test('without plain HTTP the HTTPS URL comes first; a loopback server has no LAN names', () => {
+  const listening = { host: '127.0.0.1', httpsPort: 443, httpPort: 0, tlsNames: ['pi.lan'] };
+  // As browsers send Origin: no default port.
+  assert.deepEqual(ownOrigins(listening, ADDRESSES, 'pi'), ['https://127.0.0.1']);
+  const v6 = { host: '::', httpsPort: 4443, httpPort: 0, tlsNames: [] };
+  assert.deepEqual(ownOrigins(v6, ADDRESSES, 'localhost'), [
+    'https://localhost:4443',
+    'https://192.168.1.20:4443',
+    'https://[fd00::20]:4443',
+  ]);
 });

@@ -154,3 +154,27 @@ test('an idle pool that was never closed does not keep the process alive', async
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('encrypts on this thread the batch queued last that no worker has taken yet', async () => {
+  const pool = createEncryptPool({ size: 1 });
+  try {
+    const keys = receivers(6);
+    // One worker takes three batches; the other three wait in the queue.
+    const pending = keys.map((r) => pool.encrypt(payload, [r.subscription]));
+    const settled: number[] = [];
+    for (const [i, bodies] of pending.entries()) bodies.then(() => settled.push(i));
+    assert.equal(pool.encryptQueuedHere(), true);
+    await Promise.resolve();
+    assert.deepEqual(settled, [5], 'the last one, at once, without a worker');
+    assert.equal(pool.encryptQueuedHere(), true);
+    assert.equal(pool.encryptQueuedHere(), true);
+    assert.equal(pool.encryptQueuedHere(), false, 'the rest are with the worker');
+    const all = await Promise.all(pending);
+    all.forEach(([body], i) => {
+      assert.equal(decrypt(body, keys[i] as never), payload.toString());
+    });
+  } finally {
+    await pool.close();
+  }
+  assert.equal(pool.encryptQueuedHere(), false, 'nothing after close()');
+});

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HttpError } from '../../src/errors.ts';
 import { APP_NAME, parseSendRequest } from '../../src/push/send-request.ts';
+import { EVERY_OPTION, EVERY_OPTION_TIME } from '../support/notification.ts';
 
 const MAX_TTL = 28 * 24 * 60 * 60;
 
@@ -47,8 +48,14 @@ test('reads every option', () => {
   });
 });
 
+test('reads every option of what the notification shows', () => {
+  const { notification } = parseSendRequest({ body: 'Disk 91% full', ...EVERY_OPTION });
+  const expected = { ...EVERY_OPTION, body: 'Disk 91% full', timestamp: EVERY_OPTION_TIME };
+  assert.deepEqual(notification, expected);
+});
+
 type Expected = {
-  notification?: Record<string, string>;
+  notification?: Record<string, unknown>;
   delivery?: Record<string, unknown>;
   to?: string;
 };
@@ -70,6 +77,20 @@ const goodOptions: [string, Record<string, unknown>, Expected][] = [
   ],
   ['to latest', { to: 'latest' }, {}],
   ['a null title', { title: null }, {}],
+  ['an appBadge of digits as a string', { appBadge: '7' }, { notification: { appBadge: 7 } }],
+  ['an appBadge of 0, which clears it', { appBadge: 0 }, { notification: { appBadge: 0 } }],
+  ['false flags, which are left out', { silent: false, renotify: false }, {}],
+  ['an empty list of actions', { actions: [] }, {}],
+  [
+    'a timestamp with an offset and a fraction',
+    { timestamp: '2026-12-06T22:30:00.250+01:00' },
+    { notification: { timestamp: Date.UTC(2026, 11, 6, 21, 30, 0, 250) } },
+  ],
+  [
+    'one action whose link holds an =',
+    { actions: [{ title: 'Log', url: '/log?day=today' }] },
+    { notification: { actions: [{ title: 'Log', url: '/log?day=today' }] } },
+  ],
 ];
 
 for (const [what, options, expected] of goodOptions) {
@@ -113,6 +134,33 @@ const badOptions: [string, Record<string, unknown>, number][] = [
   ['an empty recipient', { body: 'hi', to: ' ' }, 422],
   ['a recipient that is not a string', { body: 'hi', to: 5 }, 422],
   ['a recipient longer than a device name', { body: 'hi', to: 'x'.repeat(61) }, 422],
+  ['an image that is not a link', { body: 'hi', image: 'cat.png' }, 422],
+  ['a badge with a space in its host', { body: 'hi', badge: 'https://a b/' }, 422],
+  ['a numeric image', { body: 'hi', image: 5 }, 400],
+  ['actions that are not a list', { body: 'hi', actions: { title: 'A', url: '/' } }, 400],
+  [
+    'three actions',
+    { body: 'hi', actions: ['/a', '/b', '/c'].map((url) => ({ title: 'A', url })) },
+    422,
+  ],
+  ['an action without a url', { body: 'hi', actions: [{ title: 'A' }] }, 400],
+  ['an action with an empty title', { body: 'hi', actions: [{ title: ' ', url: '/' }] }, 422],
+  [
+    'an action with a javascript: url',
+    { body: 'hi', actions: [{ title: 'A', url: 'javascript:x' }] },
+    422,
+  ],
+  ['a negative appBadge', { body: 'hi', appBadge: -1 }, 422],
+  ['a fractional appBadge', { body: 'hi', appBadge: 1.5 }, 422],
+  ['an appBadge with letters', { body: 'hi', appBadge: 'three' }, 422],
+  ['silent as a string', { body: 'hi', silent: 'yes' }, 400],
+  ['requireInteraction as a number', { body: 'hi', requireInteraction: 1 }, 400],
+  ['renotify without a tag', { body: 'hi', renotify: true }, 422],
+  ['a timestamp that is not ISO 8601', { body: 'hi', timestamp: 'yesterday' }, 422],
+  ['a timestamp of a day that does not exist', { body: 'hi', timestamp: '2026-02-30T10:00Z' }, 422],
+  ['a date without a time', { body: 'hi', timestamp: '2026-12-06' }, 422],
+  ['a timestamp before 1970', { body: 'hi', timestamp: '1969-12-31T23:59:59Z' }, 422],
+  ['a numeric timestamp', { body: 'hi', timestamp: 1796592600000 }, 400],
 ];
 
 for (const [what, input, status] of badOptions) {
@@ -128,6 +176,23 @@ test('names the option in the error message', () => {
     [{ body: 'hi', urgency: 'urgent' }, /^urgency must be one of very-low, low, normal, high/],
     [{ body: 'hi', topic: 'a b' }, /^topic /],
     [{ body: 'hi', icon: 'ftp://x' }, /^icon must start with https:\/\/, http:\/\/ or \//],
+    [{ body: 'hi', image: 'x' }, /^image must start with/],
+    [{ body: 'hi', badge: 'x' }, /^badge must start with/],
+    [
+      {
+        body: 'hi',
+        actions: [
+          { title: 'A', url: '/' },
+          { title: 'B', url: 'x' },
+        ],
+      },
+      /^actions\[1\]\.url /,
+    ],
+    [{ body: 'hi', actions: [1, 2, 3] }, /^at most 2 actions/],
+    [{ body: 'hi', appBadge: -1 }, /^appBadge /],
+    [{ body: 'hi', silent: 'no' }, /^silent must be true or false/],
+    [{ body: 'hi', renotify: true }, /^renotify needs a tag/],
+    [{ body: 'hi', timestamp: 'now' }, /^timestamp must be a date and time in ISO 8601/],
   ];
   for (const [input, message] of cases) assert.throws(() => parseSendRequest(input), { message });
 });

@@ -107,6 +107,7 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>,
           name: 'Phone',
           addedAt: '2026-12-01T10:00:00.000Z',
           lastResult: FAILED,
+          origin: 'https://192.168.1.20:4443',
         }),
         sample('y'),
         sample('z', 0, {
@@ -236,8 +237,11 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>,
         addedAt: '2026-12-01T10:00:00.000Z',
         lastResult: first.lastResult,
       });
-      await store.add({ ...renewed, name: 'Work laptop' });
+      await store.add({ ...renewed, name: 'Work laptop', origin: 'http://localhost:8080' });
       assert.equal((await store.get(first.endpoint))?.name, 'Work laptop');
+      // The origin is where it subscribed this time.
+      await store.add({ ...renewed, origin: 'https://192.168.1.20:4443' });
+      assert.equal((await store.get(first.endpoint))?.origin, 'https://192.168.1.20:4443');
     });
 
     test('rename names a device where it stands, numbered if taken', async (t) => {

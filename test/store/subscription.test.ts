@@ -364,3 +364,42 @@ test('reads back a stored p256dh off the curve, which fails at send time instead
   assert.equal(Buffer.from(stored.keys.p256dh, 'base64url').length, 65);
   assert.throws(() => parseShape(withKeys({ p256dh: compressedPoint() })), /P-256/);
 });
+
+test('a posted subscription cannot claim an origin: the server records it from the request', () => {
+  const input = subscription(FCM, { origin: 'https://10.77.0.1:4443' });
+  const parsed = parseSubscription(input, defaults);
+  assert.equal(parsed.origin, undefined);
+  assert.deepEqual(Object.keys(parsed), ['endpoint', 'expirationTime', 'keys']);
+});
+
+test('reads back a stored origin, and entries stored without one', () => {
+  for (const origin of [
+    'http://localhost:8080',
+    'https://192.168.1.20:4443',
+    'https://[fd00::20]:4443',
+  ]) {
+    assert.equal(parseShape(subscription(FCM, { origin })).origin, origin);
+  }
+  assert.equal('origin' in parseShape(subscription()), false);
+});
+
+test('refuses a stored origin that is not one, naming the field', () => {
+  const wrong = [
+    'https://192.168.1.20:4443/',
+    'https://example.com/path',
+    'ftp://example.com',
+    'HTTPS://EXAMPLE.COM',
+    'https://example.com:443',
+    'localhost:8080',
+    '',
+    42,
+    null,
+  ];
+  for (const origin of wrong) {
+    assert.throws(
+      () => parseShape(subscription(FCM, { origin })),
+      /"origin" must be/,
+      String(origin),
+    );
+  }
+});

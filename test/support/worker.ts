@@ -1,16 +1,23 @@
 import type { BrowserContext, Page } from 'playwright-core';
 
-/** What `registration.getNotifications()` shows, as plain data. */
+/** What `registration.getNotifications()` shows, as plain data (absent where a browser lacks it). */
 export interface ShownNotification {
   title: string;
   body: string;
   tag: string;
   icon: string;
-  data: { url?: string } | null;
+  image?: string;
+  badge?: string;
+  actions?: { action: string; title: string }[];
+  requireInteraction?: boolean;
+  silent?: boolean | null;
+  renotify?: boolean;
+  timestamp?: number;
+  data: { url?: string; actions?: Record<string, string> } | null;
 }
 
 /** Waits until the page's service worker is `activated` (`ready` can resolve while activating). */
-export async function workerActivated(page: Page, timeoutMs = 10_000): Promise<string> {
+export async function workerActivated(page: Page, timeoutMs = 30_000): Promise<string> {
   return page.evaluate(async (timeout) => {
     // A registration that failed never makes `ready` resolve, and evaluate() has no timeout.
     const registration = await Promise.race([
@@ -39,11 +46,22 @@ export async function workerActivated(page: Page, timeoutMs = 10_000): Promise<s
 /** Runs in a page (`page.evaluate(readNotifications)`, any driver): what the worker has shown. */
 export const readNotifications = async (): Promise<ShownNotification[]> => {
   const registration = await navigator.serviceWorker.ready;
-  return (await registration.getNotifications()).map((n) => ({
+  // Members some browsers lack (Firefox has no image, badge, renotify or timestamp) are read
+  // loosely. No helper functions in here: the page gets this function's source alone.
+  const shown = (await registration.getNotifications()) as (Notification &
+    Partial<Omit<ShownNotification, 'data'>>)[];
+  return shown.map((n) => ({
     title: n.title,
     body: n.body,
     tag: n.tag,
     icon: n.icon,
+    image: n.image,
+    badge: n.badge,
+    actions: n.actions?.map(({ action, title }) => ({ action, title })),
+    requireInteraction: n.requireInteraction,
+    silent: n.silent,
+    renotify: n.renotify,
+    timestamp: n.timestamp,
     data: n.data,
   }));
 };
