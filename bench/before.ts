@@ -12,6 +12,8 @@ export interface Before {
   sender: string;
   /** Its built scripts/send.ts: `npm run send` as it was. */
   sendScript: string;
+  /** Its built src/server.ts: the server as it was, for the POST latency. */
+  server: string;
 }
 
 /**
@@ -30,5 +32,10 @@ export async function buildBefore(ref: string, dir: string): Promise<Before> {
   const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
   execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root });
   const built = (file: string) => join(root, 'dist', file);
-  return { commit, sender: built('bench/sender.js'), sendScript: built('scripts/send.js') };
+  return {
+    commit,
+    sender: built('bench/sender.js'),
+    sendScript: built('scripts/send.js'),
+    server: built('src/server.js'),
+  };
 }

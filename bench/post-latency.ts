@@ -6,6 +6,8 @@ import { type ServerProcess, startServerProcess, tempDir } from '../test/support
 import { writeSubscriptions } from './mint.ts';
 
 export interface PostLatency {
+  /** Which server: today's, or the --before commit's ("before <commit>"). */
+  server: string;
   stored: number;
   posts: number;
   p50: number;
@@ -26,8 +28,10 @@ export async function measurePosts(options: {
   push: { host: string; caFile: string };
   /** A database holding `count` subscriptions, instead of `stored` in subscription.json. */
   database?: { url: string; count: number };
+  /** Another build's server (--before): its dist/src/server.js and the name its rows get. */
+  before?: { server: string; name: string };
 }): Promise<PostLatency> {
-  const { stored, fresh, warmup, push, database } = options;
+  const { stored, fresh, warmup, push, database, before } = options;
   const dir = await tempDir('bench-post-');
   const timings: number[] = [];
   let errors = 0;
@@ -47,6 +51,7 @@ export async function measurePosts(options: {
       },
       // Reading and checking 100,000 stored subscriptions takes seconds on a slow machine.
       timeoutMs: 120_000,
+      ...(before ? { server: before.server } : {}),
     });
     const url = `${server.httpUrl}/api/subscriptions`;
     for (const [index, subscription] of fresh.entries()) {
@@ -72,5 +77,13 @@ export async function measurePosts(options: {
   const at = (q: number) =>
     timings[Math.min(timings.length - 1, Math.floor(q * timings.length))] ?? NaN;
   const count = database?.count ?? stored.length;
-  return { stored: count, posts: timings.length, p50: at(0.5), p99: at(0.99), errors };
+  const name = before?.name ?? 'today';
+  return {
+    server: name,
+    stored: count,
+    posts: timings.length,
+    p50: at(0.5),
+    p99: at(0.99),
+    errors,
+  };
 }

@@ -46,15 +46,20 @@ export function printPosts(rows: PostLatency[]): void {
     '\nPOST /api/subscriptions (real server, one after another on one kept-alive connection,' +
       ' after warm-up):\n',
   );
-  const few = [...rows].sort((a, b) => a.stored - b.stored)[0];
-  const lines = rows.map((r) => [
-    String(r.stored),
-    String(r.posts),
-    r.p50.toFixed(1),
-    r.p99.toFixed(1),
-    few ? `${(r.p50 / few.p50).toFixed(2)}x` : '',
-    r.errors ? `${r.errors} not 201` : 'all 201',
-  ]);
+  const fewest = (server: string) =>
+    [...rows].filter((r) => r.server === server).sort((a, b) => a.stored - b.stored)[0];
+  const few = fewest('today');
+  const lines = [...rows]
+    .sort((a, b) => a.stored - b.stored || (a.server === 'today' ? -1 : 1))
+    .map((r) => [
+      r.server,
+      String(r.stored),
+      String(r.posts),
+      r.p50.toFixed(1),
+      r.p99.toFixed(1),
+      `${(r.p50 / (fewest(r.server)?.p50 ?? Number.NaN)).toFixed(2)}x`,
+      r.errors ? `${r.errors} not 201` : 'all 201',
+    ]);
   const vs = `p50 vs ${few?.stored}`;
-  console.log(align([['stored', 'POSTs', 'p50 ms', 'p99 ms', vs, 'answers'], ...lines]));
+  console.log(align([['server', 'stored', 'POSTs', 'p50 ms', 'p99 ms', vs, 'answers'], ...lines]));
 }

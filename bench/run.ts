@@ -100,21 +100,32 @@ try {
   }
 
   const postRows: PostLatency[] = [];
-  for (const stored of sections.has('posts') ? flags.stored : []) {
-    await push.reset({ size, latencyMs: 0, payload: PAYLOAD, sample: [] });
-    log(`POST /api/subscriptions with ${stored} stored`);
-    const measured = await measurePosts({
-      stored: minted.subscriptions.slice(0, stored),
-      fresh: minted.subscriptions.slice(maxN),
-      warmup: POST_WARMUP,
-      push,
-    });
-    postRows.push(measured);
+  // With --before, the server of that commit too, the two taking turns at going first.
+  const servers = before
+    ? [undefined, { server: before.server, name: `before ${before.commit}` }]
+    : [undefined];
+  for (const [index, stored] of (sections.has('posts') ? flags.stored : []).entries()) {
+    for (const server of index % 2 === 0 ? servers : [...servers].reverse()) {
+      await push.reset({ size, latencyMs: 0, payload: PAYLOAD, sample: [] });
+      log(`POST /api/subscriptions with ${stored} stored${server ? ` (${server.name})` : ''}`);
+      const measured = await measurePosts({
+        stored: minted.subscriptions.slice(0, stored),
+        fresh: minted.subscriptions.slice(maxN),
+        warmup: POST_WARMUP,
+        push,
+        ...(server ? { before: server } : {}),
+      });
+      postRows.push(measured);
+    }
   }
 
   if (rows.length > 0) printSenders(rows, flags, before?.commit);
   if (postRows.length > 0) printPosts(postRows);
-  if (fanOut) printTargets(rows, postRows);
+  if (fanOut)
+    printTargets(
+      rows,
+      postRows.filter((row) => row.server === 'today'),
+    );
   if (sections.has('startup')) {
     await benchStartup(push, minted, flags.startupRuns, dir, before);
   }

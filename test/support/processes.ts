@@ -160,6 +160,8 @@ interface StartOptions {
   spawn?: Spawn;
   /** Run src/server.ts itself, with a Node that strips types, instead of the build. */
   source?: boolean;
+  /** Another build's dist/src/server.js (the benchmark's --before), instead of this one's. */
+  server?: string;
 }
 
 /**
@@ -181,7 +183,7 @@ async function startOnce(options: StartOptions): Promise<ServerProcess> {
   const httpPort = options.env.HTTP_PORT ?? String(await freePort());
   const child = (options.spawn ?? spawn)(
     process.execPath,
-    [entry(SERVER, 'src/server.ts', options.source)],
+    [options.server ?? entry(SERVER, 'src/server.ts', options.source)],
     {
       cwd: options.dir,
       env: { PORT: '0', HOST: '127.0.0.1', HTTP_PORT: httpPort, ...options.env },
