@@ -119,7 +119,7 @@ function answer(res: ServerResponse | Http2ServerResponse): void {
 
 /**
  * Whether a decrypted payload is the message sent: the tutorial's JSON as is, or a declarative
- * push message (src/push/declarative.ts, what `npm run send` sends) with its title and body.
+ * push message (src/send/declarative.ts, what `npm run send` sends) with its title and body.
  */
 function carries(received: string, expected: string): boolean {
   if (received === expected) return true;

@@ -1,9 +1,9 @@
 // npm run send -- "message": push a notification to the latest, a named or every subscription.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
-import { createProgress } from '../src/push/progress.ts';
-import { MAX_BODY_CHARS, parseSendRequest, type SendSummary } from '../src/push/send-request.ts';
-import { removeLeftoverTemps } from '../src/store/files.ts';
+import { createProgress } from '../src/send/progress.ts';
+import { MAX_BODY_CHARS, parseSendRequest, type SendSummary } from '../src/send/send-request.ts';
+import { removeLeftoverTemps } from '../src/store/file/files.ts';
 import { runCli, UsageError } from './cli.ts';
 import { readMessage } from './stdin.ts';
 
@@ -88,7 +88,7 @@ await runCli(HELP, async () => {
     await removeLeftoverTemps(config.subscriptionFile, (line) => console.error(line));
   }
   // Loaded only now: --help and wrong usage answer without web-push and undici.
-  const { sendConfigured } = await import('../src/push/send.ts');
+  const { sendConfigured } = await import('../src/send/send.ts');
   // On a terminal only: a pipe or a log file gets nothing but the summary.
   const progress = createProgress({
     write: (text) => process.stderr.write(text),

@@ -1,5 +1,5 @@
 // The message of `npm run send`: the words given, or standard input for a single `-`.
-import { MAX_BODY_CHARS } from '../src/push/send-request.ts';
+import { MAX_BODY_CHARS } from '../src/send/send-request.ts';
 import { UsageError } from './cli.ts';
 
 // UTF-8 needs at most 3 bytes for each UTF-16 code unit, so more bytes than this (and a line

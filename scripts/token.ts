@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
 import { createSendToken } from '../src/http/token.ts';
-import { readIfExists } from '../src/store/files.ts';
+import { readIfExists } from '../src/store/file/files.ts';
 import { runCli } from './cli.ts';
 
 const HELP = `Usage: npm run token -- [--force]

@@ -5,9 +5,9 @@ import { BODY_LIMIT, readJson, SECURITY_HEADERS, sendJson } from './http/http.ts
 import type { RateLimiter } from './http/rate-limit.ts';
 import type { StaticFiles } from './http/static.ts';
 import { type Admission, ownerOnly } from './pairing/admission.ts';
-import { deliver, hostOf } from './push/deliver.ts';
-import type { Notification } from './push/notification.ts';
 import type { Pusher } from './push/pusher.ts';
+import { deliver, hostOf } from './send/deliver.ts';
+import type { Notification } from './send/notification.ts';
 import type { SubscriptionStore } from './store/store.ts';
 import { parseSubscription } from './store/subscription.ts';
 

@@ -4,7 +4,7 @@ import webpush from 'web-push';
 import type { Config } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { base64urlProblem, withoutPadding } from './store/canonical.ts';
-import { readIfExists, writeFileAtomic } from './store/files.ts';
+import { readIfExists, writeFileAtomic } from './store/file/files.ts';
 
 /** The application server's VAPID identity (RFC 8292). */
 export interface VapidKeys {

@@ -21,10 +21,10 @@ import { lanOrigin, ownOrigins } from './pairing/link.ts';
 import { openSpentTokens } from './pairing/spent-tokens.ts';
 import { databaseSpentTokens } from './pairing/spent-tokens-db.ts';
 import { createPairing } from './pairing/tokens.ts';
-import { urlHost } from './push/origin.ts';
 import { createConfiguredPusher } from './push/pusher.ts';
-import type { SendQueue } from './push/queue.ts';
-import { removeLeftoverTemps } from './store/files.ts';
+import { urlHost } from './send/origin.ts';
+import type { SendQueue } from './send/queue.ts';
+import { removeLeftoverTemps } from './store/file/files.ts';
 import { openStorage } from './store/open.ts';
 import { eachPage, type SubscriptionStore } from './store/store.ts';
 import { storedProblem } from './store/subscription.ts';
@@ -91,7 +91,7 @@ export async function startServer(
   // With a database this server works the batches of every server's sends.
   let queue: SendQueue | undefined;
   if (database) {
-    const { startSendQueue } = await import('./push/queue.ts');
+    const { startSendQueue } = await import('./send/queue.ts');
     const leaseSeconds = config.sendLeaseSeconds;
     queue = await startSendQueue({
       store,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pg from 'pg';
 import { request } from 'undici';
-import { encodePayload } from '../src/push/declarative.ts';
+import { encodePayload } from '../src/send/declarative.ts';
 import { openPostgresStorage } from '../src/store/postgres.ts';
 import { notificationOf } from './support/declarative.ts';
 import { eventually } from './support/eventually.ts';

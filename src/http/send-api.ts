@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError } from '../errors.ts';
-import { type SendDeps, sendToStored } from '../push/send.ts';
-import { parseSendRequest } from '../push/send-request.ts';
+import { type SendDeps, sendToStored } from '../send/send.ts';
+import { parseSendRequest } from '../send/send-request.ts';
 import { BODY_LIMIT, mediaType, parseJson, readBody, sendJson } from './http.ts';
 import { fromOwnersPage } from './owner.ts';
 import { type RateLimiter, tooMany } from './rate-limit.ts';

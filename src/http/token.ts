@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.ts';
 import { ConfigError } from '../errors.ts';
-import { readIfExists, writeFileAtomic } from '../store/files.ts';
+import { readIfExists, writeFileAtomic } from '../store/file/files.ts';
 
 /** The send API's bearer token: SEND_TOKEN, else the send-token file, else undefined (API off). */
 export async function loadSendToken(config: Config): Promise<string | undefined> {

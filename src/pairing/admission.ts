@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { HttpError } from '../errors.ts';
 import { fromOwner } from '../http/owner.ts';
 import { type RateLimiter, tooMany } from '../http/rate-limit.ts';
-import { hostOf } from '../push/deliver.ts';
+import { hostOf } from '../send/deliver.ts';
 import type { SubscriptionStore } from '../store/store.ts';
 import type { Subscription } from '../store/subscription.ts';
 import type { SpentTokens } from './spent-tokens.ts';

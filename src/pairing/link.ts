@@ -2,8 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { firstOrigin, urlHost } from '../push/origin.ts';
-import { readIfExists } from '../store/files.ts';
+import { firstOrigin, urlHost } from '../send/origin.ts';
+import { readIfExists } from '../store/file/files.ts';
 import { hostNames, isLoopback, lanAddresses, lanUrls } from '../tls/network.ts';
 
 /** Where a phone reaches the server, or why it cannot: HOST is loopback, or no LAN address. */
@@ -44,7 +44,7 @@ export interface Listening {
 }
 
 /**
- * The origins a browser may open this server at, the first (push/origin.ts firstOrigin) first:
+ * The origins a browser may open this server at, the first (send/origin.ts firstOrigin) first:
  * the loopback HTTP URLs, the HTTPS URL and, when the LAN can reach it, its LAN URLs and the
  * names its certificate covers (this machine's name, `<name>.local`, TLS_NAMES).
  */

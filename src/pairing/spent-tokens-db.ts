@@ -1,4 +1,4 @@
-import type { Database } from '../store/database.ts';
+import type { Database } from '../store/postgres/database.ts';
 import type { SpentTokens } from './spent-tokens.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.ts';
-import { readIfExists, writeFileAtomic } from '../store/files.ts';
+import { readIfExists, writeFileAtomic } from '../store/file/files.ts';
 
 /**
  * The pairing tokens already used, by nonce, each kept until it would have expired anyway. Kept

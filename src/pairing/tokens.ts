@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { link, rm } from 'node:fs/promises';
 import { ConfigError } from '../errors.ts';
-import { readIfExists, writeFileAtomic } from '../store/files.ts';
+import { readIfExists, writeFileAtomic } from '../store/file/files.ts';
 
 /** How long a pairing link works. */
 export const PAIRING_TTL_MS = 10 * 60 * 1000;

@@ -7,7 +7,7 @@ import { BATCH, encryptHere, encryptInPool } from './bodies.ts';
 import { createDelivery, type Failure, type Outcome } from './delivery.ts';
 import type { EncryptPool } from './encrypt-pool.ts';
 import { fanOut, type Target } from './fan-out.ts';
-import { DEFAULT_TTL, type DeliveryOptions } from './notification.ts';
+import { DEFAULT_TTL, type DeliveryOptions } from './options.ts';
 import { createAgent } from './undici.ts';
 import { createVapidHeaders } from './vapid-header.ts';
 

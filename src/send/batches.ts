@@ -1,7 +1,8 @@
+import type { DeliveryOptions } from '../push/options.ts';
 import type { LastResult } from '../store/device-fields.ts';
 import type { Span } from '../store/store.ts';
 import { type DeliverDeps, deliver, pushAndPrune, recordResults } from './deliver.ts';
-import type { DeliveryOptions, Notification } from './notification.ts';
+import type { Notification } from './notification.ts';
 import type { SendRequest, SendSummary } from './send-request.ts';
 
 // Batches in flight at once in one process: the next one's requests start while the last few of

@@ -2,7 +2,8 @@
 // docs/notifications.md for the version followed): Safari shows it by itself, without running the
 // service worker, and public/sw.js shows the same message in every other browser.
 import { HttpError } from '../errors.ts';
-import { MAX_PAYLOAD_BYTES, type Notification } from './notification.ts';
+import { MAX_PAYLOAD_BYTES } from '../push/options.ts';
+import type { Notification } from './notification.ts';
 
 /** The Push API's NotificationAction, with the URL its click opens. */
 export interface DeclarativeAction {

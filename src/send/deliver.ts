@@ -1,10 +1,11 @@
 import { HttpError } from '../errors.ts';
+import type { DeliveryOptions } from '../push/options.ts';
+import type { Pusher, Report } from '../push/pusher.ts';
 import type { LastResult } from '../store/device-fields.ts';
 import type { SubscriptionStore } from '../store/store.ts';
 import type { Subscription } from '../store/subscription.ts';
 import { encodePayload } from './declarative.ts';
-import type { DeliveryOptions, Notification } from './notification.ts';
-import type { Pusher, Report } from './pusher.ts';
+import type { Notification } from './notification.ts';
 import type { SendSummary } from './send-request.ts';
 
 // A push service's reason is shown in terminals and pages: no escape sequences from afar.

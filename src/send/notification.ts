@@ -29,17 +29,5 @@ export interface Notification {
   timestamp?: number;
 }
 
-export type Urgency = 'very-low' | 'low' | 'normal' | 'high';
-
-/** RFC 8030 §5: how long the push service keeps it, how urgent it is, what it replaces. */
-export interface DeliveryOptions {
-  ttl?: number;
-  urgency?: Urgency;
-  topic?: string;
-}
-
 /** Buttons on one notification: what Chrome and Android show, and what the page form offers. */
 export const MAX_ACTIONS = 2;
-/** RFC 8291 §4: one 4096-byte record less 86 header, 16 tag and 1 padding byte. */
-export const MAX_PAYLOAD_BYTES = 3993;
-export const DEFAULT_TTL = 24 * 60 * 60;

@@ -2,12 +2,12 @@
 // worker on it. Loaded only with DATABASE_URL.
 import PgBoss from 'pg-boss';
 import { HttpError } from '../errors.ts';
-import type { Database } from '../store/database.ts';
-import { isUnreachable } from '../store/database-errors.ts';
+import type { Pusher } from '../push/pusher.ts';
+import type { Database } from '../store/postgres/database.ts';
+import { isUnreachable } from '../store/postgres/errors.ts';
 import type { Span, SubscriptionStore } from '../store/store.ts';
 import { BATCHES_IN_FLIGHT, type SharedSend, sendSpan } from './batches.ts';
 import { hostOf } from './deliver.ts';
-import type { Pusher } from './pusher.ts';
 import type { SendSummary } from './send-request.ts';
 import { type BatchJob, type BatchResult, QUEUE, startSharedSend } from './shared-send.ts';
 

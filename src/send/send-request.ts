@@ -1,8 +1,9 @@
 // The send options of `npm run send` and POST /api/send, checked by one parser for both. Light on
 // purpose: the CLI answers --help and wrong usage from here, before any sending code loads.
 import { HttpError } from '../errors.ts';
+import type { DeliveryOptions, Urgency } from '../push/options.ts';
 import { MAX_NAME_LENGTH } from '../store/names.ts';
-import type { DeliveryOptions, Notification, Urgency } from './notification.ts';
+import type { Notification } from './notification.ts';
 import { optionalText, parseNotificationOptions, wholeNumber } from './notification-options.ts';
 
 export const APP_NAME = 'Simple Web Push';

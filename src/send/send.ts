@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts';
 import { ConfigError, HttpError } from '../errors.ts';
 import { loadKeys } from '../keys.ts';
+import { createConfiguredPusher, type Pusher } from '../push/pusher.ts';
 import { findDevice, listDevices } from '../store/devices.ts';
 import { openStorage } from '../store/open.ts';
 import { readAll, type SubscriptionStore } from '../store/store.ts';
@@ -8,7 +9,6 @@ import type { Subscription } from '../store/subscription.ts';
 import { type SharedSend, sendSpans } from './batches.ts';
 import { deliver } from './deliver.ts';
 import { firstOrigin } from './origin.ts';
-import { createConfiguredPusher, type Pusher } from './pusher.ts';
 import type { SendQueue } from './queue.ts';
 import type { Recipient, SendRequest, SendSummary } from './send-request.ts';
 

@@ -4,12 +4,12 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type PgBoss from 'pg-boss';
 import { HttpError } from '../errors.ts';
-import type { Database } from '../store/database.ts';
-import { RETRY_AFTER_S, unavailableIfLost } from '../store/database-errors.ts';
+import { DEFAULT_TTL, type DeliveryOptions } from '../push/options.ts';
+import type { Database } from '../store/postgres/database.ts';
+import { RETRY_AFTER_S, unavailableIfLost } from '../store/postgres/errors.ts';
 import type { Span } from '../store/store.ts';
 import { addTo, emptySummary } from './batches.ts';
 import { encodePayload } from './declarative.ts';
-import { DEFAULT_TTL, type DeliveryOptions } from './notification.ts';
 import type { SendRequest, SendSummary } from './send-request.ts';
 
 /** pg-boss's name for the queue of send batches. */

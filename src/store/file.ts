@@ -1,15 +1,15 @@
 import { timingSafeEqual } from 'node:crypto';
 import { HttpError } from '../errors.ts';
 import type { DeviceFields } from './device-fields.ts';
-import { writeFileAtomic } from './files.ts';
-import { createImage, type StoreImage } from './image.ts';
-import { withLock } from './lock.ts';
+import { writeFileAtomic } from './file/files.ts';
+import { createImage, type StoreImage } from './file/image.ts';
+import { withLock } from './file/lock.ts';
+import { createPositions } from './file/positions.ts';
+import { lastOf, readStore, versionOf } from './file/read.ts';
+import { createWriteQueue } from './file/write-queue.ts';
 import { createNameCount } from './names.ts';
-import { createPositions } from './positions.ts';
-import { lastOf, readStore, versionOf } from './read.ts';
 import { lastOfEach, type SubscriptionStore, sameSubscription } from './store.ts';
 import type { Subscription } from './subscription.ts';
-import { createWriteQueue } from './write-queue.ts';
 
 /** How long a send's results wait for another change to share their write. */
 export const RESULTS_DELAY_MS = 1000;

@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts';
-import type { Database } from './database.ts';
 import { openStore } from './file.ts';
+import type { Database } from './postgres/database.ts';
 import type { SubscriptionStore } from './store.ts';
 
 /** The store and, with DATABASE_URL, the database it lives in (for what else is shared there). */

@@ -1,5 +1,5 @@
-import { connectDatabase, type Database } from './database.ts';
-import { migrate } from './migrations.ts';
+import { connectDatabase, type Database } from './postgres/database.ts';
+import { migrate } from './postgres/migrations.ts';
 import {
   COLUMNS,
   freeName,
@@ -10,7 +10,7 @@ import {
   TABLE,
   valuesOf,
   WRITTEN,
-} from './postgres-rows.ts';
+} from './postgres/rows.ts';
 import { lastOfEach, type Span, type SubscriptionStore } from './store.ts';
 
 // A changed subscription takes the next position: replaced means newest. An add keeps the

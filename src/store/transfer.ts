@@ -2,8 +2,8 @@
 import type { HostRule } from '../config.ts';
 import { ConfigError, HttpError } from '../errors.ts';
 import { storedFields } from './device-fields.ts';
-import { readIfExists } from './files.ts';
-import { CLOSE, EMPTY, OPEN, SEPARATOR } from './image.ts';
+import { readIfExists } from './file/files.ts';
+import { CLOSE, EMPTY, OPEN, SEPARATOR } from './file/image.ts';
 import { eachPage, type SubscriptionStore } from './store.ts';
 import { parseSubscription, type Subscription } from './subscription.ts';
 

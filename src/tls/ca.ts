@@ -2,7 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.ts';
-import { readIfExists, writeFileAtomic } from '../store/files.ts';
+import { readIfExists, writeFileAtomic } from '../store/file/files.ts';
 import { type Make, makeApart } from './maker.ts';
 import { permittedBy } from './name-constraints.ts';
 import { day, keyMatches, parseCertificate } from './pem.ts';

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config.ts';
 import { ConfigError } from '../errors.ts';
-import { readIfExists, writeFileAtomic } from '../store/files.ts';
+import { readIfExists, writeFileAtomic } from '../store/file/files.ts';
 import { caExpiryWarning, type LocalCa, loadOrCreateCa } from './ca.ts';
 import { type Make, withMaker } from './maker.ts';
 import { hostNames, lanAddresses } from './network.ts';

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.ts';
-import { readIfExists } from '../store/files.ts';
+import { readIfExists } from '../store/file/files.ts';
 import { day, keyMatches, parseCertificate } from './pem.ts';
 
 const WARN_DAYS = 14;

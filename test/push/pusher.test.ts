@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { Agent } from 'undici';
 import { type HostRule, parseHostRule } from '../../src/config.ts';
 import { generateKeys } from '../../src/keys.ts';
-import { DEFAULT_TTL } from '../../src/push/notification.ts';
+import { DEFAULT_TTL } from '../../src/push/options.ts';
 import { createPusher, type Pusher, type PusherOptions } from '../../src/push/pusher.ts';
 import { FULL_NOTIFICATION } from '../support/notification.ts';
 import { type PushService, startPushService } from '../support/push-service.ts';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HttpError } from '../../src/errors.ts';
-import { declarativeMessage, encodePayload } from '../../src/push/declarative.ts';
-import { MAX_PAYLOAD_BYTES } from '../../src/push/notification.ts';
-import { parseSendRequest } from '../../src/push/send-request.ts';
+import { MAX_PAYLOAD_BYTES } from '../../src/push/options.ts';
+import { declarativeMessage, encodePayload } from '../../src/send/declarative.ts';
+import { parseSendRequest } from '../../src/send/send-request.ts';
 import { checkDeclarative } from '../support/declarative.ts';
 import { EVERY_OPTION, everyOptionShown, SILENCE_LINK } from '../support/notification.ts';
 

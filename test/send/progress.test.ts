@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createProgress, formatDuration, progressLine } from '../../src/push/progress.ts';
+import { createProgress, formatDuration, progressLine } from '../../src/send/progress.ts';
 
 /** A progress reporter over a fake clock, and everything it wrote. */
 function harness(options: { isTTY: boolean; minTotal?: number }) {

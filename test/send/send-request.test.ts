@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HttpError } from '../../src/errors.ts';
-import { APP_NAME, parseSendRequest } from '../../src/push/send-request.ts';
+import { APP_NAME, parseSendRequest } from '../../src/send/send-request.ts';
 import { EVERY_OPTION, EVERY_OPTION_TIME } from '../support/notification.ts';
 
 const MAX_TTL = 28 * 24 * 60 * 60;

@@ -5,9 +5,9 @@ import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ConfigError } from '../../src/errors.ts';
+import { removeLeftoverTemps } from '../../src/store/file/files.ts';
+import { type LockHolder, readLock, takeOver, withLock } from '../../src/store/file/lock.ts';
 import { openStore } from '../../src/store/file.ts';
-import { removeLeftoverTemps } from '../../src/store/files.ts';
-import { type LockHolder, readLock, takeOver, withLock } from '../../src/store/lock.ts';
 import type { Subscription } from '../../src/store/subscription.ts';
 import { int, mulberry32, pick, storedByEarlierVersion } from '../support/hostile.ts';
 import { tempDir } from '../support/processes.ts';

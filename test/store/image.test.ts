@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createImage } from '../../src/store/image.ts';
+import { createImage } from '../../src/store/file/image.ts';
 
 const line = (n: number) => Buffer.from(JSON.stringify({ endpoint: `https://push.example/${n}` }));
 const text = (parts: readonly Buffer[]) => Buffer.concat(parts).toString();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pg from 'pg';
 import { ConfigError, HttpError } from '../../src/errors.ts';
-import { isUnreachable } from '../../src/store/database-errors.ts';
+import { isUnreachable } from '../../src/store/postgres/errors.ts';
 import { openPostgresStorage } from '../../src/store/postgres.ts';
 import { postgresOrReason, usePostgres } from '../support/postgres.ts';
 import { freePort } from '../support/processes.ts';

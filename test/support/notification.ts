@@ -1,4 +1,4 @@
-import type { Notification } from '../../src/push/notification.ts';
+import type { Notification } from '../../src/send/notification.ts';
 
 /** A notification with every payload field set and a non-ASCII body, to arrive exactly as given. */
 export const FULL_NOTIFICATION: Readonly<Notification> = Object.freeze({

@@ -4,9 +4,9 @@
 //   write <file>       adds subscriptions through the store, one write after another, until killed
 import { readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { writeFileAtomic } from '../../src/store/file/files.ts';
+import { withLock } from '../../src/store/file/lock.ts';
 import { openStore } from '../../src/store/file.ts';
-import { writeFileAtomic } from '../../src/store/files.ts';
-import { withLock } from '../../src/store/lock.ts';
 import type { Subscription } from '../../src/store/subscription.ts';
 import { mulberry32, validKeys } from './hostile.ts';
 

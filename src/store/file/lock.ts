@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigError } from '../errors.ts';
+import { ConfigError } from '../../errors.ts';
 
 // A lock without a valid process id is one being created (the id is written just after) or
 // damaged: only this old is it taken over.

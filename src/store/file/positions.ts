@@ -1,5 +1,5 @@
-import type { Span } from './store.ts';
-import type { Subscription } from './subscription.ts';
+import type { Span } from '../store.ts';
+import type { Subscription } from '../subscription.ts';
 
 /**
  * Keyset positions for the file store's map (insertion order = file order, newest last): each

@@ -1,9 +1,9 @@
 // Reading subscription.json back: its entries by endpoint, and what tells one version of the file
 // from another (the send CLI writes it too).
 import { stat } from 'node:fs/promises';
-import { ConfigError } from '../errors.ts';
+import { ConfigError } from '../../errors.ts';
+import { parseShape, type Subscription } from '../subscription.ts';
 import { readIfExists } from './files.ts';
-import { parseShape, type Subscription } from './subscription.ts';
 
 /** The file's identity and size: a write by anyone (temp file and rename) changes it. */
 export async function versionOf(file: string): Promise<string> {

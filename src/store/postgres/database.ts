@@ -1,7 +1,7 @@
 import pg from 'pg';
-import { ConfigError, HttpError } from '../errors.ts';
-import { describeDatabase, isUnreachable, reasonOf, unavailable } from './database-errors.ts';
-import type { StoreHealth } from './store.ts';
+import { ConfigError, HttpError } from '../../errors.ts';
+import type { StoreHealth } from '../store.ts';
+import { describeDatabase, isUnreachable, reasonOf, unavailable } from './errors.ts';
 
 /** Runs one statement and resolves to its rows. */
 export type Query = <T = Record<string, unknown>>(

@@ -1,7 +1,7 @@
 // What went wrong with the database, for a person and for a client: where it is (never who or
 // with what password), whether an error means it is away, and the 503 that says so.
 import pg from 'pg';
-import { ConfigError, HttpError } from '../errors.ts';
+import { ConfigError, HttpError } from '../../errors.ts';
 
 /** What a client is told to wait before trying again while the database is away. */
 export const RETRY_AFTER_S = 5;

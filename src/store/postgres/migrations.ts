@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.ts';
+import { ConfigError } from '../../errors.ts';
 import type { Database } from './database.ts';
 
 // Every version's statements, in order: never edited once released, only appended to. All our

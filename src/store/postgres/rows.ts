@@ -1,11 +1,11 @@
 // A subscription as a row of web_push.subscriptions, and back: the same fields in the same order
 // as the file store holds them, so an export reads as subscription.json does.
 import { createHash } from 'node:crypto';
+import type { LastResult } from '../device-fields.ts';
+import { storedFields } from '../device-fields.ts';
+import { nameKey, uniqueName } from '../names.ts';
+import type { Subscription } from '../subscription.ts';
 import type { Query } from './database.ts';
-import type { LastResult } from './device-fields.ts';
-import { storedFields } from './device-fields.ts';
-import { nameKey, uniqueName } from './names.ts';
-import type { Subscription } from './subscription.ts';
 
 export interface Row {
   endpoint: string;
