@@ -1,5 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FromPushServer, SampleKeys, Tally, ToPushServer } from './push-server.ts';
 import type { SenderJob, SenderResult } from './sender.ts';
@@ -106,6 +108,15 @@ export interface SenderOptions {
   beforeJob?: (pid: number) => Promise<void>;
 }
 
+/** The node flags of `npm run send` in the checkout that built `script` (its dist/bench/sender.js). */
+function sendFlagsOf(script: string): string[] {
+  const packageJson = join(dirname(script), '../../package.json');
+  const { scripts } = JSON.parse(readFileSync(packageJson, 'utf8')) as {
+    scripts: { send: string };
+  };
+  return scripts.send.split(' ').filter((word) => word.startsWith('--'));
+}
+
 /** Runs one sender in a fresh process. */
 export async function runSender(
   job: SenderJob,
@@ -114,10 +125,10 @@ export async function runSender(
 ): Promise<SenderResult> {
   const { profileDir, script = SENDER, beforeJob } = options;
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-  // Built, with plain node, as `npm run send` runs: under tsx its encryption workers would load
-  // tsx too (about 30 MB more at its peak).
+  // Built, with plain node and its flags, as `npm run send` runs: under tsx its encryption
+  // workers would load tsx too (about 30 MB more at its peak).
   const child = fork(script, [], {
-    execArgv: profile,
+    execArgv: [...sendFlagsOf(script), ...profile],
     env,
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });

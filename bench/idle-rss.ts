@@ -25,7 +25,8 @@ async function vmRssMiB(pid: number | undefined): Promise<number> {
 }
 
 /**
- * `node dist/src/server.js` (what `npm start` runs) in a fresh directory: RSS after start, then
+ * `node dist/src/server.js` (what `npm start` runs, less its `--max-semi-space-size=2`, which
+ * bounds a send's young generation, not an idle server's) in a fresh directory: RSS after start, then
  * 3 s after one subscribe. `restarted`: started once before, so its keys and certificate are on
  * disk, as on every start but the first.
  */
