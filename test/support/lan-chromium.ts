@@ -75,7 +75,20 @@ export async function startLanChromium(
       page.on('pageerror', (error) => errors.push(error.message));
       await page.goto(url);
       if (worker) {
-        const state = await workerActivated(page);
+        const state = await workerActivated(page).catch(async (error: Error) => {
+          // What the page said, and its errors, tell a failed registration from a slow one.
+          const said = await page
+            .locator('#status')
+            .textContent()
+            .catch(() => null);
+          const detail = await page
+            .locator('#detail')
+            .textContent()
+            .catch(() => null);
+          throw new Error(
+            `${error.message}; the page said ${JSON.stringify([said, detail])}, errors ${JSON.stringify(errors)}`,
+          );
+        });
         if (state !== 'activated') throw new Error(`the service worker is ${state}`);
       }
       await page.locator('#status:not([data-state="checking"])').waitFor();

@@ -31,8 +31,13 @@ export interface Lan {
   close(): Promise<void>;
 }
 
+// No duplicate address detection, even for the link-local addresses the kernel adds: finished a
+// second after the links come up, it is an address change, and Chromium then fails the requests
+// in flight with ERR_NETWORK_CHANGED (seen: a phone's first service worker script fetch).
 const SETUP = [
   'ip link set lo up',
+  'echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad',
+  'echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad',
   'ip link add v0 type veth peer name v1',
   `ip addr add ${LAN_IPV4}/24 dev v0`,
   `ip -6 addr add ${LAN_IPV6}/64 dev v0 nodad`,
