@@ -126,4 +126,21 @@ describe('the devices of a server on the LAN', {
     assert.equal(after?.name, 'Anna’s phone', 'not "Anna’s phone 2"');
     assert.equal(after?.addedAt, addedAt);
   });
+
+  // Last: it uses up the LAN address's allowance of failures, which the tests above share.
+  test('wrong tokens from a LAN address count toward the limit (429, even to the right token); no token is just 403', async () => {
+    for (let attempt = 1; attempt <= 12; attempt++) {
+      assert.equal((await list('lan')).status, 403, `attempt ${attempt} without a token`);
+    }
+    const wrong = { authorization: 'Bearer wrong' };
+    let answer = await list('lan', wrong);
+    // The tests above spent a few of the 10; within 10 more the limit is reached.
+    for (let attempt = 1; attempt < 10 && answer.status === 403; attempt++) {
+      answer = await list('lan', wrong);
+    }
+    assert.equal(answer.status, 429, JSON.stringify(answer.json));
+    assert.ok(Number(answer.headers['retry-after']) >= 1, 'Retry-After');
+    const right = await list('lan', { authorization: `Bearer ${TOKEN}` });
+    assert.equal(right.status, 429, JSON.stringify(right.json));
+  });
 });

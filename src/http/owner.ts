@@ -27,6 +27,29 @@ export function fromOwnersPage(req: IncomingMessage): boolean {
 }
 
 /**
+ * Whether the request carries `Authorization: Bearer <send token>`. A client past its limit of
+ * wrong tokens gets 429 first; a wrong token, and a missing one when `missingCounts`, counts
+ * toward that limit (429 once it is reached).
+ */
+export function hasSendToken(
+  req: IncomingMessage,
+  token: string | undefined,
+  failures: RateLimiter,
+  { missingCounts }: { missingCounts: boolean },
+): boolean {
+  const client = req.socket.remoteAddress ?? 'unknown';
+  const blocked = failures.waitFor(client);
+  if (blocked > 0) throw tooMany(blocked);
+  const given = bearerOf(req);
+  if (given !== undefined && token !== undefined && tokenMatches(given, token)) return true;
+  if (given !== undefined || missingCounts) {
+    const wait = failures.take(client);
+    if (wait > 0) throw tooMany(wait);
+  }
+  return false;
+}
+
+/**
  * The owner's routes: this machine (fromOwner), or `Authorization: Bearer <send token>` from
  * elsewhere; 403 for anyone else. Wrong tokens count toward `failures` (429 past the limit).
  */
@@ -35,16 +58,7 @@ export function requireOwner(
   token: string | undefined,
   failures: RateLimiter,
 ): void {
-  if (fromOwner(req)) return;
-  const client = req.socket.remoteAddress ?? 'unknown';
-  const blocked = failures.waitFor(client);
-  if (blocked > 0) throw tooMany(blocked);
-  const given = bearerOf(req);
-  if (given !== undefined && token !== undefined && tokenMatches(given, token)) return;
-  if (given !== undefined) {
-    const wait = failures.take(client);
-    if (wait > 0) throw tooMany(wait);
-  }
+  if (fromOwner(req) || hasSendToken(req, token, failures, { missingCounts: false })) return;
   throw new HttpError(
     403,
     'only the server’s owner can see and change its devices: open the page on the server itself (http://localhost), or send "Authorization: Bearer <send token>"',

@@ -3,9 +3,8 @@ import { HttpError } from '../errors.ts';
 import { type SendDeps, sendToStored } from '../send/send.ts';
 import { parseSendRequest } from '../send/send-request.ts';
 import { BODY_LIMIT, mediaType, parseJson, readBody, sendJson } from './http.ts';
-import { fromOwnersPage } from './owner.ts';
-import { type RateLimiter, tooMany } from './rate-limit.ts';
-import { bearerOf, tokenMatches } from './token.ts';
+import { fromOwnersPage, hasSendToken } from './owner.ts';
+import type { RateLimiter } from './rate-limit.ts';
 
 export interface SendApiDeps extends SendDeps {
   /** Undefined turns the API off for all but the server's own page: the route answers 404. */
@@ -35,18 +34,13 @@ export function createSendApi(deps: SendApiDeps) {
   };
 }
 
+/** The send token, or 401; a missing token counts as a wrong one (429 past the limit). */
 function authenticate(
   req: IncomingMessage,
   token: string | undefined,
   failures: RateLimiter,
 ): void {
-  const client = req.socket.remoteAddress ?? 'unknown';
-  const blocked = failures.waitFor(client);
-  if (blocked > 0) throw tooMany(blocked);
-  const given = bearerOf(req);
-  if (given && token !== undefined && tokenMatches(given, token)) return;
-  const wait = failures.take(client);
-  if (wait > 0) throw tooMany(wait);
+  if (hasSendToken(req, token, failures, { missingCounts: true })) return;
   throw new HttpError(401, 'a valid "Authorization: Bearer <token>" header is required', {
     'WWW-Authenticate': 'Bearer realm="send"',
   });

@@ -447,6 +447,16 @@ describe('POST /api/send with SEND_TOKEN set', () => {
     assert.equal((await send('still allowed')).status, 200);
   });
 
+  test('a request without Authorization counts as a failure too: 429 after 10 of them', async () => {
+    const elsewhere = track(new Agent({ localAddress: '127.0.0.4' }));
+    const from = (authorization?: string) =>
+      call(base, { authorization, body: 'hello', dispatcher: elsewhere });
+    for (let attempt = 1; attempt <= 10; attempt++) {
+      assert.equal((await from()).status, 401, `attempt ${attempt}`);
+    }
+    assert.equal((await from(bearer)).status, 429);
+  });
+
   test('is reachable over HTTPS by pinning certs/ca.pem with curl --cacert', async () => {
     const args = ['-sS', '-H', `Authorization: Bearer ${TOKEN}`, '-H', 'Content-Type: text/plain'];
     const url = `${server.httpsUrl}/api/send`;
