@@ -4,7 +4,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { postSubscription } from '../test/support/harness.ts';
-import { startServerProcess, tempDir } from '../test/support/processes.ts';
+import { childEnv, startServerProcess, tempDir } from '../test/support/processes.ts';
 import type { PushServer } from './children.ts';
 import type { Minted } from './mint.ts';
 
@@ -32,12 +32,8 @@ async function vmRssMiB(pid: number | undefined): Promise<number> {
  */
 async function once(push: PushServer, minted: Minted, restarted: boolean) {
   const dir = await tempDir('bench-rss-');
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_EXTRA_CA_CERTS: push.caFile,
-    PUSH_ALLOWED_HOSTS: push.host,
-  };
+  // The default rate limit, as `npm start` has it.
+  const env = childEnv(push, { RATE_LIMIT: undefined });
   const start = () => startServerProcess({ dir, env, timeoutMs: 30_000 });
   if (restarted) await (await start()).stop();
   const server = await start();

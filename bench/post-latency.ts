@@ -2,7 +2,12 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import type { Subscription } from '../src/store/subscription.ts';
-import { type ServerProcess, startServerProcess, tempDir } from '../test/support/processes.ts';
+import {
+  childEnv,
+  type ServerProcess,
+  startServerProcess,
+  tempDir,
+} from '../test/support/processes.ts';
 import { writeSubscriptions } from './mint.ts';
 
 export interface PostLatency {
@@ -41,14 +46,7 @@ export async function measurePosts(options: {
     if (!database) await writeSubscriptions(join(dir, 'subscription.json'), stored);
     server = await startServerProcess({
       dir,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        NODE_EXTRA_CA_CERTS: push.caFile,
-        PUSH_ALLOWED_HOSTS: push.host,
-        RATE_LIMIT: '0',
-        ...(database ? { DATABASE_URL: database.url } : {}),
-      },
+      env: childEnv(push, database ? { DATABASE_URL: database.url } : {}),
       // Reading and checking 100,000 stored subscriptions takes seconds on a slow machine.
       timeoutMs: 120_000,
       ...(before ? { server: before.server } : {}),

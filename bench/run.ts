@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeys, saveKeys } from '../src/keys.ts';
+import { childEnv } from '../test/support/processes.ts';
 import { buildBefore } from './before.ts';
 import { startPushServer } from './children.ts';
 import { type BenchFlags, HELP, parseBenchFlags } from './flags.ts';
@@ -54,15 +55,7 @@ try {
   const senderEnv = async (count: number, extra: NodeJS.ProcessEnv) => {
     const file = join(dir, `subscriptions-${count}.json`);
     await writeSubscriptions(file, minted.subscriptions.slice(0, count));
-    return {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_EXTRA_CA_CERTS: push.caFile,
-      PUSH_ALLOWED_HOSTS: push.host,
-      SUBSCRIPTION_FILE: file,
-      VAPID_FILE: vapidFile,
-      ...extra,
-    };
+    return childEnv(push, { SUBSCRIPTION_FILE: file, VAPID_FILE: vapidFile, ...extra });
   };
 
   const runScenario = createScenarios({ push, flags, minted, size, senderEnv, payload: PAYLOAD });

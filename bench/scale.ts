@@ -5,7 +5,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findPostgres, POSTGRES_MISSING, startCluster } from '../test/support/postgres.ts';
-import { runScript, type ServerProcess, startServerProcess } from '../test/support/processes.ts';
+import {
+  childEnv,
+  runScript,
+  type ServerProcess,
+  startServerProcess,
+} from '../test/support/processes.ts';
 import { type PushServer, runSender } from './children.ts';
 import type { BenchFlags } from './flags.ts';
 import { mint, mintFile, pick } from './mint.ts';
@@ -55,14 +60,7 @@ export async function benchScale(
       await mintFile(file, push.origin, size, receivers);
       files.set(size, file);
     }
-    const env = (extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_EXTRA_CA_CERTS: push.caFile,
-      PUSH_ALLOWED_HOSTS: push.host,
-      VAPID_FILE: vapidFile,
-      ...extra,
-    });
+    const env = (extra: NodeJS.ProcessEnv) => childEnv(push, { VAPID_FILE: vapidFile, ...extra });
 
     const databases = new Map<number, string>();
     const imports: Import[] = [];

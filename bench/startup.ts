@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { generateKeys, saveKeys } from '../src/keys.ts';
-import { ROOT } from '../test/support/processes.ts';
+import { childEnv, ROOT } from '../test/support/processes.ts';
 import type { Before } from './before.ts';
 import type { PushServer } from './children.ts';
 import { idleRss, type RssRow } from './idle-rss.ts';
@@ -52,14 +52,10 @@ async function toArrival(
   const vapid = generateKeys('mailto:bench@example.com');
   await saveKeys(join(dir, 'vapid.json'), vapid);
   await writeSubscriptions(join(dir, 'subscription.json'), [subscription]);
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_EXTRA_CA_CERTS: push.caFile,
-    PUSH_ALLOWED_HOSTS: push.host,
+  const env = childEnv(push, {
     SUBSCRIPTION_FILE: join(dir, 'subscription.json'),
     VAPID_FILE: join(dir, 'vapid.json'),
-  };
+  });
   const webPushArgs = [
     ...['send-notification', `--endpoint=${subscription.endpoint}`],
     ...[`--key=${subscription.keys.p256dh}`, `--auth=${subscription.keys.auth}`, '--payload=x'],

@@ -26,10 +26,13 @@ const entry = (built: string, source: string, fromSource = false) =>
 const unbuilt = existsSync(SERVER) ? staleSince(SERVER) : 'dist/ is missing: run npm run build';
 if (unbuilt) throw new Error(`the tests run the built code, but ${unbuilt}`);
 
-/** The environment a child needs to push to a test push service (trusted, allowed) from `dir`. */
+/**
+ * The environment a child needs to push to a test push service (trusted, allowed), without a
+ * rate limit: PATH and HOME, and nothing else of this process's but `extra` (undefined unsets).
+ */
 export function childEnv(
   push: Pick<PushService, 'caFile' | 'host'>,
-  extra: Record<string, string> = {},
+  extra: NodeJS.ProcessEnv = {},
 ): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
